@@ -1,0 +1,121 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// Options sets Badger's memory profile and the store's durability policy.
+// Every field is explicit (no hidden library default) because several nodes
+// share one machine and Badger's own defaults use 0.7 GiB or more
+// (notes/LIBRARIES.md §3.2). The zero value is not valid: start from
+// DefaultOptions.
+type Options struct {
+	// MemTableSize is the arena size of one memtable, in bytes. The largest
+	// Badger transaction is 15 % of it, so it also bounds how many keys one
+	// atomic write can hold. Default 8 MiB.
+	MemTableSize int64
+	// NumMemtables is how many memtables (active plus flushing) may exist at
+	// once. Default 2.
+	NumMemtables int
+	// BlockCacheSize is the size of the SSTable block cache, in bytes; 0
+	// disables it. Default 4 MiB.
+	BlockCacheSize int64
+	// IndexCacheSize bounds the cache of table indexes and bloom filters, in
+	// bytes. 0 would mean unbounded in Badger, so it must be positive.
+	// Default 2 MiB.
+	IndexCacheSize int64
+	// ValueLogFileSize is the size of one value-log file, in bytes, in
+	// [1 MiB, 2 GiB). Default 32 MiB.
+	ValueLogFileSize int64
+	// ValueThreshold is the value size, in bytes, from which a value is kept
+	// in the value log instead of the LSM tree. At most 15 % of
+	// MemTableSize. Default 16 KiB (trie nodes and index entries stay in the
+	// tree; receipts and snapshot blobs go to the value log).
+	ValueThreshold int64
+	// BaseTableSize is the target SSTable size, in bytes. Default 1 MiB.
+	BaseTableSize int64
+	// NumLevelZeroTables is the L0 table count that triggers compaction.
+	// Default 2.
+	NumLevelZeroTables int
+	// NumLevelZeroTablesStall is the L0 table count at which writes stall.
+	// Must exceed NumLevelZeroTables. Default 4.
+	NumLevelZeroTablesStall int
+	// NumCompactors is the number of compaction goroutines; Badger needs at
+	// least 2. Default 2.
+	NumCompactors int
+	// SyncWrites makes every write fsync before returning. Default false:
+	// writes survive a process crash without it, and the node calls
+	// Store.Sync before any vote or ack that must survive power loss.
+	SyncWrites bool
+	// Logger receives Badger's warnings and errors. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultOptions is the small profile: a node whose store stays well under
+// 64 MiB of resident memory, so that several nodes fit on one machine.
+func DefaultOptions() Options {
+	return Options{
+		MemTableSize:            8 << 20,
+		NumMemtables:            2,
+		BlockCacheSize:          4 << 20,
+		IndexCacheSize:          2 << 20,
+		ValueLogFileSize:        32 << 20,
+		ValueThreshold:          16 << 10,
+		BaseTableSize:           1 << 20,
+		NumLevelZeroTables:      2,
+		NumLevelZeroTablesStall: 4,
+		NumCompactors:           2,
+	}
+}
+
+// TestOptions is a profile for tests: a 1 MiB memtable (so an epoch's
+// content spans several Badger transactions) and 1 MiB caches.
+func TestOptions() Options {
+	o := DefaultOptions()
+	o.MemTableSize = 1 << 20
+	o.ValueThreshold = 4 << 10
+	o.BlockCacheSize = 1 << 20
+	o.IndexCacheSize = 1 << 20
+	o.ValueLogFileSize = 4 << 20
+	return o
+}
+
+// ErrInvalidOptions is wrapped by Options.Validate for every bad field.
+var ErrInvalidOptions = errors.New("store: invalid options")
+
+// Validate checks each field's range and the cross-field constraints Badger
+// enforces only at Open (or by panicking).
+func (o Options) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case o.MemTableSize < 1<<20 || o.MemTableSize > 1<<30:
+		return bad("MemTableSize %d not in [1 MiB, 1 GiB]", o.MemTableSize)
+	case o.NumMemtables < 1 || o.NumMemtables > 16:
+		return bad("NumMemtables %d not in [1, 16]", o.NumMemtables)
+	case o.BlockCacheSize < 0:
+		return bad("BlockCacheSize %d is negative", o.BlockCacheSize)
+	case o.IndexCacheSize <= 0:
+		return bad("IndexCacheSize %d must be positive (0 means unbounded in Badger)", o.IndexCacheSize)
+	case o.ValueLogFileSize < 1<<20 || o.ValueLogFileSize >= 2<<30:
+		return bad("ValueLogFileSize %d not in [1 MiB, 2 GiB)", o.ValueLogFileSize)
+	case o.ValueThreshold < 1:
+		return bad("ValueThreshold %d must be positive", o.ValueThreshold)
+	case o.ValueThreshold > o.MemTableSize*15/100:
+		return bad("ValueThreshold %d exceeds 15%% of MemTableSize %d (Badger's max batch size)",
+			o.ValueThreshold, o.MemTableSize)
+	case o.BaseTableSize < 64<<10 || o.BaseTableSize > 1<<30:
+		return bad("BaseTableSize %d not in [64 KiB, 1 GiB]", o.BaseTableSize)
+	case o.NumLevelZeroTables < 1:
+		return bad("NumLevelZeroTables %d must be at least 1", o.NumLevelZeroTables)
+	case o.NumLevelZeroTablesStall <= o.NumLevelZeroTables:
+		return bad("NumLevelZeroTablesStall %d must exceed NumLevelZeroTables %d",
+			o.NumLevelZeroTablesStall, o.NumLevelZeroTables)
+	case o.NumCompactors < 2 || o.NumCompactors > 16:
+		return bad("NumCompactors %d not in [2, 16]", o.NumCompactors)
+	}
+	return nil
+}
