@@ -131,6 +131,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := removeEmptyLogs(dir, logger); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	db, err := badger.Open(badgerOptions(dir, opts, logger))
 	if err != nil {
 		_ = lock.Close()
@@ -199,6 +203,37 @@ func writeMarker(dir string) error {
 		return fmt.Errorf("install store marker: %w", err)
 	}
 	return syncDir(dir)
+}
+
+// removeEmptyLogs deletes zero-length memtable WAL (.mem) and value-log
+// (.vlog) files. A kill between Badger creating such a file and sizing it
+// leaves one behind, and badger.Open then fails with "Create a new file"
+// (z.NewFile; https://github.com/dgraph-io/badger/issues/2207, seen in the
+// crash test). A zero-length log holds no data, so deleting it loses
+// nothing; Badger itself deletes empty logs on open.
+func removeEmptyLogs(dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || (filepath.Ext(name) != ".mem" && filepath.Ext(name) != ".vlog") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", dir, err)
+		}
+		if info.Size() != 0 {
+			continue
+		}
+		logger.Warn("removing empty log file left by a crash", "file", name)
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("open store %s: remove empty %s: %w", dir, name, err)
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -650,3 +650,25 @@ func TestOpenBadDir(t *testing.T) {
 		t.Fatal("Open(a regular file) = nil; want an error")
 	}
 }
+
+// TestOpenAfterEmptyLogs reproduces the debris of a kill between Badger
+// creating a memtable or value-log file and sizing it (zero-length files,
+// badger#2207): Open must recover, with the data intact.
+func TestOpenAfterEmptyLogs(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if err := s.CommitEpoch(testEpoch(1, 100, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"00099.mem", "000099.vlog"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openTest(t, dir)
+	checkHead(t, s, 1, 100)
+	checkEpoch(t, s, 1, 100, 10)
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The test binary doubles as a helper process: with helperEnv set, TestMain
+// runs the named helper instead of the tests, so that a test can kill a
+// process that holds a store (crash atomicity, locking) or measure a
+// store's memory in a clean process.
+const (
+	helperEnv    = "LEDGERD_STORE_HELPER"
+	helperDirEnv = "LEDGERD_STORE_HELPER_DIR"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "commit":
+		helperCommit(os.Getenv(helperDirEnv))
+	case "hold":
+		helperHold(os.Getenv(helperDirEnv))
+	case "mem":
+		helperMem(os.Getenv(helperDirEnv))
+	default:
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
+		os.Exit(2)
+	}
+}
+
+func helperFail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "helper: "+format+"\n", args...)
+	os.Exit(3)
+}
+
+// Content of the crash test's epochs.
+const crashNodes, crashTxs = 1500, 300
+
+// helperCommit opens the store and commits epochs head+1, head+2, ...
+// until it is killed.
+func helperCommit(dir string) {
+	s, err := Open(dir, TestOptions())
+	if err != nil {
+		helperFail("open: %v", err)
+	}
+	h, ok, err := s.Head()
+	if err != nil {
+		helperFail("head: %v", err)
+	}
+	next := uint64(1)
+	if ok {
+		next = h.Epoch + 1
+	}
+	fmt.Println("ready")
+	for e := next; ; e++ {
+		if err := s.CommitEpoch(testEpoch(e, crashNodes, crashTxs)); err != nil {
+			helperFail("commit %d: %v", e, err)
+		}
+	}
+}
+
+// helperHold opens the store, says "ready", and closes it when stdin
+// closes.
+func helperHold(dir string) {
+	s, err := Open(dir, TestOptions())
+	if err != nil {
+		helperFail("open: %v", err)
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	if err := s.Close(); err != nil {
+		helperFail("close: %v", err)
+	}
+}
+
+// memReport is what helperMem prints: resident memory from
+// /proc/self/status and Go heap figures, in bytes.
+type memReport struct {
+	WrittenBytes int64
+	Epochs       int
+	VmHWM        int64
+	VmRSS        int64
+	RssAnon      int64
+	RssFile      int64
+	HeapInuse    uint64
+	HeapSys      uint64
+	GoSys        uint64
+	GoMemLimit   int64
+	Seconds      float64
+}
+
+// helperMem writes memTotalBytes through CommitEpoch with DefaultOptions
+// and prints a memReport as JSON.
+func helperMem(dir string) {
+	total, err := strconv.ParseInt(os.Getenv("LEDGERD_STORE_MEM_BYTES"), 10, 64)
+	if err != nil || total <= 0 {
+		helperFail("bad LEDGERD_STORE_MEM_BYTES: %v", err)
+	}
+	s, err := Open(dir, DefaultOptions())
+	if err != nil {
+		helperFail("open: %v", err)
+	}
+	start := nowSeconds()
+	var rep memReport
+	for e := uint64(1); rep.WrittenBytes < total; e++ {
+		c := benchEpoch(e)
+		rep.WrittenBytes += commitBytes(&c)
+		if err := s.CommitEpoch(c); err != nil {
+			helperFail("commit %d: %v", e, err)
+		}
+		rep.Epochs++
+	}
+	if err := s.Sync(); err != nil {
+		helperFail("sync: %v", err)
+	}
+	rep.Seconds = nowSeconds() - start
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		helperFail("read status: %v", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(status)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmHWM:":
+			rep.VmHWM = kb << 10
+		case "VmRSS:":
+			rep.VmRSS = kb << 10
+		case "RssAnon:":
+			rep.RssAnon = kb << 10
+		case "RssFile:":
+			rep.RssFile = kb << 10
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rep.HeapInuse, rep.HeapSys, rep.GoSys = ms.HeapInuse, ms.HeapSys, ms.Sys
+	rep.GoMemLimit = debug.SetMemoryLimit(-1)
+	if err := s.Close(); err != nil {
+		helperFail("close: %v", err)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+		helperFail("encode: %v", err)
+	}
+}
+
+// helperCmd builds a command that runs the named helper on dir.
+func helperCmd(t testing.TB, name, dir string, extraEnv ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+name, helperDirEnv+"="+dir)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	return cmd
+}
