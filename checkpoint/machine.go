@@ -1,0 +1,807 @@
+package checkpoint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ledgerd/ledgerd/checkpoint/stream"
+	"github.com/ledgerd/ledgerd/ledger"
+)
+
+// This file holds the ledger epoch Machine: the Chandy–Lamport Engine applied
+// to validators' sequenced streams. Each validator's stream is one logical
+// FIFO link to every other validator; a MARKER(N) entry in it is the marker
+// of snapshot N on all its outbound links at once. The Machine owns the
+// node's outbox sequence numbers and epoch tags, decides the cut, executes
+// each epoch through package ledger, signs at most one vote per epoch and
+// collects certificates. The node shell drives it (see Ready).
+
+// Errors of the Machine. Input from peers gets errors, never panics.
+var (
+	ErrInvalidConfig   = errors.New("checkpoint: invalid machine config")
+	ErrStreamBroken    = errors.New("checkpoint: delivery breaks per-origin FIFO or epoch order")
+	ErrOwnOrigin       = errors.New("checkpoint: own entries are not delivered, they are proposed")
+	ErrHalted          = errors.New("checkpoint: machine halted after divergence")
+	ErrVoteOutOfWindow = errors.New("checkpoint: vote for an epoch outside the window")
+	ErrTooManyPending  = errors.New("checkpoint: too many entries held back")
+	ErrNothingToRecord = errors.New("checkpoint: nothing proposed")
+)
+
+// Config configures a Machine.
+type Config struct {
+	Genesis *ledger.Genesis
+	// Self is this node's validator index.
+	Self uint32
+	// MaxEpochsInFlight bounds the epochs recorded but not yet executed here.
+	MaxEpochsInFlight int
+	// ClockSkewMs is how far ahead of our clock a peer's epoch boundary may be
+	// before its marker is held back (DESIGN.md §5, clock guard).
+	ClockSkewMs int64
+	// MaxHeldEntries bounds the entries held back behind early markers, per origin.
+	MaxHeldEntries int
+	// MaxEpochTxs starts a snapshot early once this many transactions were
+	// delivered in the current epoch; 0 takes the genesis value (0 = no bound).
+	MaxEpochTxs uint64
+}
+
+// DefaultConfig returns a config with moderate bounds.
+func DefaultConfig(g *ledger.Genesis, self uint32) Config {
+	return Config{Genesis: g, Self: self, MaxEpochsInFlight: 8, ClockSkewMs: 500, MaxHeldEntries: 4096,
+		MaxEpochTxs: g.MaxEpochTxs}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	switch {
+	case c.Genesis == nil:
+		return fmt.Errorf("%w: no genesis", ErrInvalidConfig)
+	case int(c.Self) >= len(c.Genesis.Validators):
+		return fmt.Errorf("%w: self %d of %d validators", ErrInvalidConfig, c.Self, len(c.Genesis.Validators))
+	case len(c.Genesis.Validators) > MaxValidators:
+		return fmt.Errorf("%w: %d validators (max %d)", ErrInvalidConfig, len(c.Genesis.Validators), MaxValidators)
+	case c.MaxEpochsInFlight < 1 || c.MaxEpochsInFlight > 1024:
+		return fmt.Errorf("%w: MaxEpochsInFlight %d not in [1, 1024]", ErrInvalidConfig, c.MaxEpochsInFlight)
+	case c.ClockSkewMs < 0:
+		return fmt.Errorf("%w: negative ClockSkewMs", ErrInvalidConfig)
+	case c.MaxHeldEntries < 1:
+		return fmt.Errorf("%w: MaxHeldEntries %d < 1", ErrInvalidConfig, c.MaxHeldEntries)
+	}
+	return nil
+}
+
+// Restore is the durable state a Machine starts from.
+type Restore struct {
+	// Head is the last executed (committed) epoch's header; the zero Header
+	// with Epoch 0 stands for genesis.
+	Head Header
+	// State is the ledger state at Head.
+	State *ledger.State
+	// Pending are headers executed but not yet final, ascending, ending at
+	// Head (empty when Head is final or genesis).
+	Pending []Header
+	// LastFinal is the highest final epoch.
+	LastFinal uint64
+	// Voted maps the pending epochs this node has voted in to the vote it
+	// cast, so it never signs a second hash (and re-sends the first).
+	Voted map[uint64]Vote
+}
+
+// EpochResult is one executed epoch, to be committed atomically before the
+// vote that follows it is sent.
+type EpochResult struct {
+	Header   Header
+	Hash     ledger.Hash
+	TxHashes []ledger.Hash
+	Receipts []ledger.Receipt
+	// Nodes are the trie nodes the new state root needs.
+	Nodes map[ledger.Hash][]byte
+	// Snapshot is this node's part of the epoch's global snapshot.
+	Snapshot LocalRecord
+}
+
+// LocalRecord is this node's recorded state of one snapshot: the highest seq
+// it had delivered from each validator when it recorded, its clock then, and
+// the channel states: per validator, the seqs of entries it delivered after
+// recording and before that validator's marker.
+type LocalRecord struct {
+	Epoch          uint64
+	Recorded       []uint64
+	RecordedTimeMs int64
+	MempoolSize    int
+	Initiated      bool
+	// Channels[k] are the seqs recorded in flight on link k→self.
+	Channels [][]uint64
+}
+
+// Divergence reports that a quorum certified a hash other than ours.
+type Divergence struct {
+	Epoch     uint64
+	Ours      ledger.Hash
+	Certified ledger.Hash
+}
+
+// Ready holds the effects the shell must carry out, in this order: persist
+// Entries, Epochs, Votes and Finalized; if MustSync, sync the store; only
+// then publish Entries and Votes; then call Advance.
+type Ready struct {
+	// Entries are this node's new outbox entries: persist, then publish.
+	Entries []stream.Entry
+	// Epochs are newly executed epochs: commit each atomically.
+	Epochs []EpochResult
+	// Votes are this node's new votes: persist, sync, then publish.
+	Votes []Vote
+	// Finalized are newly final checkpoints, in epoch order.
+	Finalized []Certified
+	// Divergences are certified hashes that differ from ours.
+	Divergences []Divergence
+	// MustSync is true when a vote must not leave before the store syncs.
+	MustSync bool
+}
+
+// epochState is what the machine knows of one epoch before it executes.
+type epochState struct {
+	// cut[k] is the seq of k's MARKER(epoch), 0 while unknown.
+	cut        []uint64
+	markerTime []int64
+	markers    int
+	// txs[k] are the checked transactions of k's batches, in seq order.
+	txs     [][]ledger.CheckedTx
+	txCount uint64
+	// recorded is set when this node recorded the snapshot.
+	recorded bool
+	record   LocalRecord
+	complete bool
+}
+
+// heldEntry is a delivery waiting behind an early marker (clock guard).
+type heldEntry struct {
+	e   stream.Entry
+	txs []ledger.CheckedTx
+}
+
+// Machine is one validator's epoch state machine. Not safe for concurrent
+// use: one goroutine owns it.
+type Machine struct {
+	cfg    Config
+	g      *ledger.Genesis
+	n      int
+	signer Signer
+	engine *Engine
+
+	nowMs   int64
+	mempool int
+
+	// nextSeq is the seq of this node's next outbox entry.
+	nextSeq uint64
+	// ownEpoch is the epoch tag of this node's next batch: its last marker + 1.
+	ownEpoch uint64
+	// delivered[k] is the highest seq delivered from k (own: nextSeq-1).
+	delivered []uint64
+	// lastMarker[k] is the epoch of k's last delivered marker.
+	lastMarker []uint64
+	held       [][]heldEntry
+
+	epochs map[uint64]*epochState
+
+	state    *ledger.State
+	head     Header
+	headHash ledger.Hash
+
+	headers   map[uint64]Header // executed, not final
+	votes     map[uint64]map[ledger.Hash]map[uint32]Vote
+	voted     map[uint64]Vote
+	lastFinal uint64
+	halted    bool
+
+	pending Ready
+}
+
+// NewMachine returns a machine resuming from r.
+func NewMachine(cfg Config, r Restore, signer Signer) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if r.State == nil {
+		return nil, fmt.Errorf("%w: no ledger state", ErrInvalidConfig)
+	}
+	if signer == nil {
+		return nil, fmt.Errorf("%w: no signer", ErrInvalidConfig)
+	}
+	g := cfg.Genesis
+	n := len(g.Validators)
+	peers := make([]NodeID, 0, n-1)
+	for k := 0; k < n; k++ {
+		if uint32(k) != cfg.Self {
+			peers = append(peers, NodeID(k))
+		}
+	}
+	ecfg := DefaultEngineConfig(NodeID(cfg.Self), peers, peers)
+	ecfg.MaxSnapshotsInFlight = cfg.MaxEpochsInFlight + 1
+	ecfg.MaxPayloadBytes = 8
+	ecfg.MaxRecordedBytes = 8 << 16
+	ecfg.MaxRecordedMessages = 1 << 16
+	engine, err := NewEngine(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Machine{
+		cfg: cfg, g: g, n: n, signer: signer, engine: engine,
+		delivered:  make([]uint64, n),
+		lastMarker: make([]uint64, n),
+		held:       make([][]heldEntry, n),
+		epochs:     make(map[uint64]*epochState),
+		state:      r.State,
+		headers:    make(map[uint64]Header),
+		votes:      make(map[uint64]map[ledger.Hash]map[uint32]Vote),
+		voted:      make(map[uint64]Vote),
+		lastFinal:  r.LastFinal,
+	}
+	m.setHead(r.Head)
+	if r.Head.Epoch > 0 {
+		if len(r.Head.Cut) != n {
+			return nil, fmt.Errorf("%w: head cut has %d entries for %d validators", ErrInvalidConfig, len(r.Head.Cut), n)
+		}
+		copy(m.delivered, r.Head.Cut)
+		for k := range m.lastMarker {
+			m.lastMarker[k] = r.Head.Epoch
+		}
+	}
+	m.nextSeq = m.delivered[cfg.Self] + 1
+	m.ownEpoch = r.Head.Epoch + 1
+	for _, h := range r.Pending {
+		m.headers[h.Epoch] = h
+	}
+	for e, v := range r.Voted {
+		m.voted[e] = v
+	}
+	return m, nil
+}
+
+func (m *Machine) setHead(h Header) {
+	m.head = h
+	if h.Epoch == 0 {
+		m.headHash = m.g.Hash()
+		m.head.TimeMs = m.g.GenesisTimeMs
+		return
+	}
+	m.headHash = h.Hash()
+}
+
+// Head returns the last executed epoch's header and hash.
+func (m *Machine) Head() (Header, ledger.Hash) { return m.head, m.headHash }
+
+// LastFinal is the highest final epoch.
+func (m *Machine) LastFinal() uint64 { return m.lastFinal }
+
+// State is the ledger state at Head. The caller must not mutate it.
+func (m *Machine) State() *ledger.State { return m.state }
+
+// NextSeq is the seq the next own entry will get.
+func (m *Machine) NextSeq() uint64 { return m.nextSeq }
+
+// Delivered returns the highest seq delivered from each validator.
+func (m *Machine) Delivered() []uint64 { return slices.Clone(m.delivered) }
+
+// CurrentEpoch is the epoch this node's next batch belongs to.
+func (m *Machine) CurrentEpoch() uint64 { return m.ownEpoch }
+
+// Halted reports whether the machine stopped voting after a divergence.
+func (m *Machine) Halted() bool { return m.halted }
+
+// Boundary returns the time at which this node starts snapshot epoch: the
+// first point of the genesis grid (genesis_time + k × epoch_length) after
+// the last executed epoch's time, plus one epoch length per epoch beyond.
+// In steady state that is genesis_time + epoch × epoch_length; after a pause
+// of the whole network it restarts on the grid instead of racing through
+// empty epochs.
+func (m *Machine) Boundary(epoch uint64) int64 {
+	g0, l := m.g.GenesisTimeMs, int64(m.g.EpochLengthMs)
+	base := m.head.TimeMs
+	k := int64(1)
+	if base >= g0 {
+		k = (base-g0)/l + 1
+	}
+	if k < int64(m.head.Epoch)+1 {
+		k = int64(m.head.Epoch) + 1
+	}
+	next := g0 + k*l
+	if epoch <= m.head.Epoch {
+		return next
+	}
+	return next + int64(epoch-m.head.Epoch-1)*l
+}
+
+func (m *Machine) epoch(e uint64) *epochState {
+	es := m.epochs[e]
+	if es == nil {
+		es = &epochState{
+			cut:        make([]uint64, m.n),
+			markerTime: make([]int64, m.n),
+			txs:        make([][]ledger.CheckedTx, m.n),
+		}
+		m.epochs[e] = es
+	}
+	return es
+}
+
+// ObserveMempool records the mempool size for the next recorded state.
+func (m *Machine) ObserveMempool(n int) { m.mempool = n }
+
+// Tick advances the machine's clock to nowMs (Unix milliseconds): it starts
+// the next snapshot when its boundary has come, and releases deliveries held
+// behind early markers.
+func (m *Machine) Tick(nowMs int64) error {
+	if nowMs > m.nowMs {
+		m.nowMs = nowMs
+	}
+	for k := range m.held {
+		if err := m.releaseHeld(uint32(k)); err != nil {
+			return err
+		}
+	}
+	return m.maybeStart()
+}
+
+// maybeStart starts the next own snapshot when its time or tx bound has come.
+func (m *Machine) maybeStart() error {
+	if m.halted {
+		return nil
+	}
+	next := m.ownEpoch
+	if next > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight) {
+		return nil
+	}
+	due := m.nowMs >= m.Boundary(next)
+	if !due && m.cfg.MaxEpochTxs > 0 {
+		if es := m.epochs[next]; es != nil && es.txCount >= m.cfg.MaxEpochTxs {
+			due = true
+		}
+	}
+	if !due {
+		return nil
+	}
+	res, err := m.engine.StartSnapshot(SnapshotID(next))
+	if err != nil {
+		return err
+	}
+	return m.afterStep(res, true)
+}
+
+// Propose appends a batch of this node's admitted transactions to its
+// outbox. The caller has checked them (ledger.CheckTx).
+func (m *Machine) Propose(txs []ledger.CheckedTx) error {
+	if len(txs) == 0 {
+		return ErrNothingToRecord
+	}
+	if len(txs) > stream.MaxBatchTxs {
+		return fmt.Errorf("%w: %d transactions in one batch (max %d)", ErrInvalidConfig, len(txs), stream.MaxBatchTxs)
+	}
+	raw := make([][]byte, len(txs))
+	for i := range txs {
+		raw[i] = txs[i].Tx.Encode()
+	}
+	e := stream.Entry{Origin: m.cfg.Self, Seq: m.nextSeq, Epoch: m.ownEpoch, Kind: stream.KindBatch, Body: stream.EncodeBatch(raw)}
+	if err := m.appendOwn(&e); err != nil {
+		return err
+	}
+	es := m.epoch(e.Epoch)
+	es.txs[m.cfg.Self] = append(es.txs[m.cfg.Self], txs...)
+	es.txCount += uint64(len(txs))
+	return m.maybeStart()
+}
+
+// appendOwn signs e, advances the outbox and queues e for persistence.
+func (m *Machine) appendOwn(e *stream.Entry) error {
+	sig, err := m.signer.Sign(e.Digest(m.g.ChainID))
+	if err != nil {
+		return fmt.Errorf("sign entry seq=%d: %w", e.Seq, err)
+	}
+	e.Sig = sig
+	m.nextSeq++
+	m.delivered[m.cfg.Self] = e.Seq
+	m.pending.Entries = append(m.pending.Entries, *e)
+	return nil
+}
+
+// ReplayOwn feeds back an entry of this node's own outbox after a restart,
+// in seq order, starting after the head's cut.
+func (m *Machine) ReplayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
+	if e.Origin != m.cfg.Self || e.Seq != m.nextSeq || e.Epoch != m.ownEpoch {
+		return fmt.Errorf("%w: replay of own seq %d epoch %d, want seq %d epoch %d", ErrStreamBroken, e.Seq, e.Epoch, m.nextSeq, m.ownEpoch)
+	}
+	m.nextSeq++
+	m.delivered[m.cfg.Self] = e.Seq
+	switch e.Kind {
+	case stream.KindBatch:
+		es := m.epoch(e.Epoch)
+		es.txs[m.cfg.Self] = append(es.txs[m.cfg.Self], txs...)
+		es.txCount += uint64(len(txs))
+		return nil
+	case stream.KindMarker:
+		mk, err := stream.DecodeMarker(e.Body)
+		if err != nil {
+			return err
+		}
+		es := m.epoch(e.Epoch)
+		// The node had recorded; the recorded positions are not durable and
+		// are recorded again now (they only describe the snapshot).
+		res, err := m.engine.StartSnapshot(SnapshotID(e.Epoch))
+		if err != nil {
+			return err
+		}
+		m.recordLocal(e.Epoch, true)
+		es.record.RecordedTimeMs = mk.TimeMs
+		es.cut[m.cfg.Self] = e.Seq
+		es.markerTime[m.cfg.Self] = mk.TimeMs
+		es.markers++
+		m.lastMarker[m.cfg.Self] = e.Epoch
+		m.ownEpoch = e.Epoch + 1
+		m.engine.Advance(m.engine.Ready())
+		return m.afterCompleted(res.Completed)
+	default:
+		return fmt.Errorf("%w: kind %v", ErrStreamBroken, e.Kind)
+	}
+}
+
+// Deliver hands the machine the next entry of another validator's stream,
+// in seq order, with its transactions checked (ledger.CheckTx; undecodable
+// transactions left out). The entry's signature has been verified.
+func (m *Machine) Deliver(e stream.Entry, txs []ledger.CheckedTx) error {
+	k := e.Origin
+	if k == m.cfg.Self {
+		return ErrOwnOrigin
+	}
+	if int(k) >= m.n {
+		return fmt.Errorf("%w: origin %d of %d", ErrStreamBroken, k, m.n)
+	}
+	if len(m.held[k]) > 0 {
+		if len(m.held[k]) >= m.cfg.MaxHeldEntries {
+			return fmt.Errorf("%w: origin %d", ErrTooManyPending, k)
+		}
+		m.held[k] = append(m.held[k], heldEntry{e, txs})
+		return nil
+	}
+	if e.Kind == stream.KindMarker && m.early(e.Epoch) {
+		m.held[k] = append(m.held[k], heldEntry{e, txs})
+		return nil
+	}
+	return m.deliver(e, txs)
+}
+
+// early reports whether a marker of epoch lies beyond the clock guard.
+func (m *Machine) early(epoch uint64) bool {
+	if m.nowMs+m.cfg.ClockSkewMs >= m.Boundary(epoch) {
+		return false
+	}
+	// An epoch that reached the transaction bound may close early.
+	es := m.epochs[epoch]
+	return m.cfg.MaxEpochTxs == 0 || es == nil || es.txCount < m.cfg.MaxEpochTxs
+}
+
+func (m *Machine) releaseHeld(k uint32) error {
+	for len(m.held[k]) > 0 {
+		h := m.held[k][0]
+		if h.e.Kind == stream.KindMarker && m.early(h.e.Epoch) {
+			return nil
+		}
+		m.held[k] = m.held[k][1:]
+		if err := m.deliver(h.e, h.txs); err != nil {
+			return err
+		}
+	}
+	m.held[k] = nil
+	return nil
+}
+
+func (m *Machine) deliver(e stream.Entry, txs []ledger.CheckedTx) error {
+	k := e.Origin
+	if e.Seq != m.delivered[k]+1 {
+		return fmt.Errorf("%w: origin %d seq %d after %d", ErrStreamBroken, k, e.Seq, m.delivered[k])
+	}
+	if e.Epoch != m.lastMarker[k]+1 {
+		return fmt.Errorf("%w: origin %d entry seq %d tagged epoch %d after marker %d", ErrStreamBroken, k, e.Seq, e.Epoch, m.lastMarker[k])
+	}
+	if e.Epoch > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight)+1 {
+		return fmt.Errorf("%w: origin %d epoch %d, executed only %d", ErrTooManyPending, k, e.Epoch, m.head.Epoch)
+	}
+	switch e.Kind {
+	case stream.KindBatch:
+		var seq [8]byte
+		binary.BigEndian.PutUint64(seq[:], e.Seq)
+		if _, err := m.engine.Step(EngineMessage{From: NodeID(k), To: NodeID(m.cfg.Self), Kind: MessageApp, Payload: seq[:]}); err != nil {
+			return err
+		}
+		m.delivered[k] = e.Seq
+		es := m.epoch(e.Epoch)
+		es.txs[k] = append(es.txs[k], txs...)
+		es.txCount += uint64(len(txs))
+		return m.maybeStart()
+	case stream.KindMarker:
+		mk, err := stream.DecodeMarker(e.Body)
+		if err != nil {
+			return fmt.Errorf("%w: origin %d seq %d: %v", ErrStreamBroken, k, e.Seq, err)
+		}
+		if e.Epoch >= m.ownEpoch && e.Epoch != m.ownEpoch {
+			// FIFO makes this impossible: k's marker e.Epoch-1 came first
+			// and made us record it.
+			return fmt.Errorf("%w: marker %d from %d while own epoch is %d", ErrStreamBroken, e.Epoch, k, m.ownEpoch)
+		}
+		res, err := m.engine.Step(EngineMessage{From: NodeID(k), To: NodeID(m.cfg.Self), Kind: MessageMarker, Snapshot: SnapshotID(e.Epoch)})
+		if err != nil {
+			return err
+		}
+		es := m.epoch(e.Epoch)
+		es.cut[k] = e.Seq
+		es.markerTime[k] = mk.TimeMs
+		es.markers++
+		m.lastMarker[k] = e.Epoch
+		if err := m.afterStep(res, false); err != nil {
+			return err
+		}
+		m.delivered[k] = e.Seq
+		return nil
+	default:
+		return fmt.Errorf("%w: kind %v", ErrStreamBroken, e.Kind)
+	}
+}
+
+// afterStep carries out what one engine step did: record the local state and
+// send the marker (record-before-send), then execute completed epochs.
+func (m *Machine) afterStep(res StepResult, initiated bool) error {
+	if res.HasRecorded {
+		ep := uint64(res.Recorded)
+		m.recordLocal(ep, initiated)
+		mk := stream.Entry{Origin: m.cfg.Self, Seq: m.nextSeq, Epoch: ep, Kind: stream.KindMarker,
+			Body: stream.EncodeMarker(stream.Marker{Epoch: ep, TimeMs: m.nowMs})}
+		if ep != m.ownEpoch {
+			panic(fmt.Sprintf("checkpoint: recorded epoch %d while own epoch is %d", ep, m.ownEpoch))
+		}
+		if err := m.appendOwn(&mk); err != nil {
+			return err
+		}
+		es := m.epoch(ep)
+		es.cut[m.cfg.Self] = mk.Seq
+		es.markerTime[m.cfg.Self] = m.nowMs
+		es.markers++
+		m.lastMarker[m.cfg.Self] = ep
+		m.ownEpoch = ep + 1
+	}
+	// One broadcast MARKER entry stands for the engine's per-link markers.
+	m.engine.Advance(m.engine.Ready())
+	return m.afterCompleted(res.Completed)
+}
+
+func (m *Machine) recordLocal(ep uint64, initiated bool) {
+	es := m.epoch(ep)
+	es.recorded = true
+	es.record = LocalRecord{Epoch: ep, Recorded: slices.Clone(m.delivered), RecordedTimeMs: m.nowMs,
+		MempoolSize: m.mempool, Initiated: initiated}
+}
+
+func (m *Machine) afterCompleted(done []SnapshotID) error {
+	for _, id := range done {
+		m.epoch(uint64(id)).complete = true
+	}
+	return m.executeReady()
+}
+
+// executeReady executes, in order, every epoch complete at this node.
+func (m *Machine) executeReady() error {
+	for {
+		ep := m.head.Epoch + 1
+		es := m.epochs[ep]
+		if es == nil || !es.complete {
+			return nil
+		}
+		if es.markers != m.n {
+			panic(fmt.Sprintf("checkpoint: epoch %d complete with %d of %d markers", ep, es.markers, m.n))
+		}
+		if err := m.execute(ep, es); err != nil {
+			return err
+		}
+	}
+}
+
+func (m *Machine) execute(ep uint64, es *epochState) error {
+	var txs []ledger.CheckedTx
+	for k := range es.txs {
+		txs = append(txs, es.txs[k]...)
+	}
+	receipts, err := m.state.Apply(txs)
+	if err != nil {
+		return fmt.Errorf("apply epoch %d: %w", ep, err)
+	}
+	root, nodes, err := m.state.Commit()
+	if err != nil {
+		return fmt.Errorf("commit epoch %d: %w", ep, err)
+	}
+	hashes := make([]ledger.Hash, len(txs))
+	for i := range txs {
+		hashes[i] = txs[i].Hash
+	}
+	t := medianTime(es.markerTime)
+	if t < m.head.TimeMs {
+		t = m.head.TimeMs
+	}
+	h := Header{
+		ChainID: m.g.ChainID, Epoch: ep, PrevHash: m.headHash, Cut: slices.Clone(es.cut),
+		TxRoot: ledger.TxRoot(hashes), ReceiptsRoot: ledger.ReceiptsRoot(receipts), StateRoot: root,
+		TxCount: uint64(len(txs)), ValidatorSetHash: m.g.ValidatorSetHash(), TimeMs: t,
+	}
+	rec := es.record
+	rec.Channels = make([][]uint64, m.n)
+	if ls, ok := m.engine.Snapshot(SnapshotID(ep)); ok {
+		for _, msg := range ls.Messages {
+			rec.Channels[msg.From] = append(rec.Channels[msg.From], binary.BigEndian.Uint64(msg.Payload))
+		}
+	}
+	if err := m.engine.Release(SnapshotID(ep)); err != nil {
+		return err
+	}
+	delete(m.epochs, ep)
+	m.setHead(h)
+	hash := m.headHash
+	m.headers[ep] = h
+	m.pending.Epochs = append(m.pending.Epochs, EpochResult{Header: h, Hash: hash, TxHashes: hashes,
+		Receipts: receipts, Nodes: nodes, Snapshot: rec})
+	if err := m.vote(ep, hash, rec); err != nil {
+		return err
+	}
+	m.checkFinal()
+	return nil
+}
+
+// vote signs this node's vote for epoch unless halted; it never signs a
+// second hash for one epoch.
+func (m *Machine) vote(ep uint64, hash ledger.Hash, rec LocalRecord) error {
+	if m.halted {
+		return nil
+	}
+	if prev, ok := m.voted[ep]; ok {
+		if prev.Hash != hash {
+			panic(fmt.Sprintf("checkpoint: epoch %d re-executed to %s after voting %s", ep, hash, prev.Hash))
+		}
+		return nil
+	}
+	v := Vote{Epoch: ep, Hash: hash, Validator: m.cfg.Self, Recorded: rec.Recorded, RecordedTimeMs: rec.RecordedTimeMs}
+	if len(v.Recorded) != m.n {
+		v.Recorded = make([]uint64, m.n)
+	}
+	sig, err := m.signer.Sign(v.Digest(m.g.ChainID))
+	if err != nil {
+		return fmt.Errorf("sign vote epoch=%d: %w", ep, err)
+	}
+	v.Sig = sig
+	m.voted[ep] = v
+	m.pending.Votes = append(m.pending.Votes, v)
+	m.pending.MustSync = true
+	m.addVote(v)
+	return nil
+}
+
+// StepVote hands the machine a vote received from a peer (or replayed from
+// the store). It verifies the signature.
+func (m *Machine) StepVote(v Vote) error {
+	if v.Epoch <= m.lastFinal || v.Epoch > m.head.Epoch+2*uint64(m.cfg.MaxEpochsInFlight)+2 {
+		return fmt.Errorf("%w: epoch %d (final %d, head %d)", ErrVoteOutOfWindow, v.Epoch, m.lastFinal, m.head.Epoch)
+	}
+	if err := v.Verify(m.g); err != nil {
+		return err
+	}
+	m.addVote(v)
+	m.checkFinal()
+	return nil
+}
+
+func (m *Machine) addVote(v Vote) {
+	byHash := m.votes[v.Epoch]
+	if byHash == nil {
+		byHash = make(map[ledger.Hash]map[uint32]Vote)
+		m.votes[v.Epoch] = byHash
+	}
+	// A validator counts once per epoch: its first vote wins, a second hash
+	// from it is equivocation and is ignored here.
+	for _, vs := range byHash {
+		if _, ok := vs[v.Validator]; ok {
+			return
+		}
+	}
+	vs := byHash[v.Hash]
+	if vs == nil {
+		vs = make(map[uint32]Vote)
+		byHash[v.Hash] = vs
+	}
+	vs[v.Validator] = v
+}
+
+func (m *Machine) power(vs map[uint32]Vote) uint64 {
+	var p uint64
+	for k := range vs {
+		p += m.g.Validators[k].Power
+	}
+	return p
+}
+
+// checkFinal finalizes, in order, every executed epoch whose hash has a
+// quorum, and reports certified hashes that differ from ours.
+func (m *Machine) checkFinal() {
+	for {
+		ep := m.lastFinal + 1
+		byHash := m.votes[ep]
+		h, executed := m.headers[ep]
+		var ours ledger.Hash
+		if executed {
+			ours = h.Hash()
+		}
+		for _, hash := range sortedHashes(byHash) {
+			if hash != ours && m.g.IsQuorum(m.power(byHash[hash])) && executed {
+				m.pending.Divergences = append(m.pending.Divergences, Divergence{Epoch: ep, Ours: ours, Certified: hash})
+				m.halted = true
+				return
+			}
+		}
+		if !executed || !m.g.IsQuorum(m.power(byHash[ours])) {
+			return
+		}
+		cert := Certificate{Epoch: ep, Hash: ours}
+		for _, k := range sortedValidators(byHash[ours]) {
+			cert.Votes = append(cert.Votes, byHash[ours][k])
+		}
+		m.pending.Finalized = append(m.pending.Finalized, Certified{Header: h, Certificate: cert})
+		m.lastFinal = ep
+		delete(m.headers, ep)
+		delete(m.votes, ep)
+		delete(m.voted, ep)
+	}
+}
+
+func sortedHashes(m map[ledger.Hash]map[uint32]Vote) []ledger.Hash {
+	out := make([]ledger.Hash, 0, len(m))
+	for h := range m {
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b ledger.Hash) int { return a.Cmp(b) })
+	return out
+}
+
+func sortedValidators(m map[uint32]Vote) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// HasReady reports whether there are effects to carry out.
+func (m *Machine) HasReady() bool {
+	p := &m.pending
+	return len(p.Entries) > 0 || len(p.Epochs) > 0 || len(p.Votes) > 0 || len(p.Finalized) > 0 || len(p.Divergences) > 0
+}
+
+// Ready returns the pending effects. The shell carries them out in the
+// documented order and then calls Advance.
+func (m *Machine) Ready() Ready {
+	p := &m.pending
+	return Ready{
+		Entries:     slices.Clone(p.Entries),
+		Epochs:      slices.Clone(p.Epochs),
+		Votes:       slices.Clone(p.Votes),
+		Finalized:   slices.Clone(p.Finalized),
+		Divergences: slices.Clone(p.Divergences),
+		MustSync:    p.MustSync,
+	}
+}
+
+// Advance acknowledges that rd, the last value of Ready, was carried out.
+func (m *Machine) Advance(rd Ready) {
+	p := &m.pending
+	p.Entries = dropFront(p.Entries, len(rd.Entries))
+	p.Epochs = dropFront(p.Epochs, len(rd.Epochs))
+	p.Votes = dropFront(p.Votes, len(rd.Votes))
+	p.Finalized = dropFront(p.Finalized, len(rd.Finalized))
+	p.Divergences = dropFront(p.Divergences, len(rd.Divergences))
+	p.MustSync = len(p.Votes) > 0
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// devnetFile is written into the devnet directory for tools and tests.
+const devnetFile = "devnet.json"
+
+// DevnetInfo is the content of DIR/devnet.json.
+type DevnetInfo struct {
+	Genesis   string       `json:"genesis"`
+	FaucetKey string       `json:"faucet_key"`
+	Nodes     []DevnetNode `json:"nodes"`
+}
+
+// DevnetNode describes one running validator of a devnet.
+type DevnetNode struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	API     string `json:"api"`
+	Metrics string `json:"metrics"`
+	Home    string `json:"home"`
+	Log     string `json:"log"`
+	PID     int    `json:"pid"`
+}
+
+// freePorts reserves n distinct free TCP ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("devnet", "devnet --validators N --dir DIR [--epoch 1s]", stderr)
+	n := fs.Int("validators", 4, "number of validators (when generating)")
+	dir := fs.String("dir", ".devnet", "network directory; generated when empty or absent, reused otherwise")
+	epoch := fs.Duration("epoch", time.Second, "epoch length (when generating)")
+	chainID := fs.String("chain-id", "ledgerd-devnet", "chain ID (when generating)")
+	readyTimeout := fs.Duration("ready-timeout", 60*time.Second, "how long to wait for every node's API")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	nodes, err := devnetHomes(abs, *n, *epoch, *chainID, stdout)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	info := DevnetInfo{Genesis: filepath.Join(abs, genesisFile), FaucetKey: filepath.Join(abs, faucetKeyFile)}
+	var procs []*exec.Cmd
+	exited := make(chan int, len(nodes))
+	stopAll := func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	defer func() {
+		stopAll()
+		deadline := time.After(15 * time.Second)
+		for range procs {
+			select {
+			case <-exited:
+			case <-deadline:
+				for _, p := range procs {
+					_ = p.Process.Kill()
+				}
+				return
+			}
+		}
+	}()
+	for i, nd := range nodes {
+		logPath := filepath.Join(nd.Config.Home, "node.log")
+		logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(self, "run", "--home", nd.Config.Home)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			return fmt.Errorf("start %s: %w", nd.Name, err)
+		}
+		procs = append(procs, cmd)
+		go func(i int, c *exec.Cmd, f *os.File) {
+			_ = c.Wait()
+			f.Close()
+			exited <- i
+		}(i, cmd, logf)
+		info.Nodes = append(info.Nodes, DevnetNode{Name: nd.Name, Address: nd.Address.Hex(),
+			API: "http://" + nd.Config.API.Listen, Metrics: "http://" + nd.Config.Metrics.Listen + "/metrics",
+			Home: nd.Config.Home, Log: logPath, PID: cmd.Process.Pid})
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(abs, devnetFile), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, info, *readyTimeout, exited); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "devnet: %d validators running (chain %s), described in %s\n", len(nodes), *chainID, filepath.Join(abs, devnetFile))
+	for _, nd := range info.Nodes {
+		fmt.Fprintf(stdout, "  %-4s %s  api %s  metrics %s  log %s\n", nd.Name, nd.Address, nd.API, nd.Metrics, nd.Log)
+	}
+	fmt.Fprintf(stdout, "explorer: %s/\n", info.Nodes[0].API)
+	fmt.Fprintf(stdout, "try:      ledgerd checkpoint get --node %s latest\n", info.Nodes[0].API)
+	fmt.Fprintf(stdout, "          ledgerd tx send --node %s --key %s --to %s --amount 10 --wait\n", info.Nodes[0].API, info.FaucetKey, info.Nodes[1%len(info.Nodes)].Address)
+	fmt.Fprintln(stdout, "press Ctrl-C to stop every validator")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "devnet: stopping validators")
+		return nil
+	case i := <-exited:
+		exited <- i // let the deferred wait see it
+		return fmt.Errorf("validator %s exited unexpectedly; see %s (stopping the others; nothing is restarted)", info.Nodes[i].Name, info.Nodes[i].Log)
+	}
+}
+
+// devnetHomes returns the validator homes in dir, generating a network with
+// free loopback ports when dir is empty or absent.
+func devnetHomes(dir string, n int, epoch time.Duration, chainID string, stdout io.Writer) ([]generatedNode, error) {
+	if _, err := os.Stat(filepath.Join(dir, genesisFile)); err == nil {
+		return loadHomes(dir)
+	}
+	if err := requireEmptyDir(dir); err != nil {
+		return nil, fmt.Errorf("%w (no %s inside, so it is not a devnet directory)", err, genesisFile)
+	}
+	ports, err := freePorts(3 * n)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "devnet: generating %d validators in %s\n", n, dir)
+	return generateNetwork(networkSpec{Validators: n, Dir: dir, ChainID: chainID, Epoch: epoch,
+		StartDelay: 2 * time.Second, FaucetFunds: defaultFaucet,
+		Ports: func(i int) (int, int, int) { return ports[3*i], ports[3*i+1], ports[3*i+2] }})
+}
+
+// loadHomes reads the validator homes v0, v1, … of an existing network dir.
+func loadHomes(dir string) ([]generatedNode, error) {
+	var nodes []generatedNode
+	for i := 0; ; i++ {
+		home := filepath.Join(dir, fmt.Sprintf("v%d", i))
+		if _, err := os.Stat(home); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		cfg, err := loadConfig(home, func(string) string { return "" })
+		if err != nil {
+			return nil, err
+		}
+		key, err := loadKey(cfg.Path(cfg.KeyFile))
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, generatedNode{Name: cfg.Moniker, Home: home, Address: crypto.PubkeyToAddress(key.PublicKey), Config: cfg})
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("%s has a genesis but no validator homes v0, v1, …", dir)
+	}
+	return nodes, nil
+}
+
+// waitReady polls every node's /healthz until all answer, a node exits, or
+// the timeout passes.
+func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan int) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for _, nd := range info.Nodes {
+		for {
+			resp, err := client.Get(nd.API + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("validator %s did not answer %s/healthz within %s; see %s", nd.Name, nd.API, timeout, nd.Log)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case i := <-exited:
+				exited <- i
+				return fmt.Errorf("validator %s exited during start-up; see %s", info.Nodes[i].Name, info.Nodes[i].Log)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

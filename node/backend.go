@@ -1,0 +1,428 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/ledgerd/ledgerd/checkpoint"
+	"github.com/ledgerd/ledgerd/checkpoint/stream"
+	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/node/store"
+)
+
+// Version is reported by /v1/status.
+const Version = "0.1.0"
+
+// backend implements api.Backend over the store and the loop's view. It
+// never touches the machine: reads come from Badger and the published view.
+type backend struct{ n *Node }
+
+var _ api.Backend = backend{}
+
+func (b backend) v() *view { return b.n.view.Load() }
+
+func (b backend) Status(context.Context) (api.Status, error) {
+	n, v := b.n, b.v()
+	sync := api.SyncSynced
+	if v.halted {
+		sync = "halted"
+	} else if v.epoch > v.lastFinal+3 {
+		sync = api.SyncCatching
+	}
+	return api.Status{
+		ChainID:     n.g.ChainID,
+		Self:        api.Self{Address: n.g.Validators[n.self].Address, Index: n.self, Name: n.g.Validators[n.self].Name},
+		Epoch:       v.epoch,
+		LatestFinal: api.EpochRef{Epoch: v.lastFinal, Hash: v.finalHash},
+		Peers:       v.peers,
+		Sync:        api.SyncStatus{State: sync, TargetEpoch: v.lastFinal},
+		Mempool:     api.MempoolInfo{Size: len(n.mempCh), Capacity: cap(n.mempCh)},
+		Version:     Version,
+	}, nil
+}
+
+// checkpointView builds the API view of a stored epoch's checkpoint.
+func (b backend) checkpointView(epoch uint64, raw []byte) (api.Checkpoint, error) {
+	h, err := checkpoint.DecodeHeader(raw)
+	if err != nil {
+		return api.Checkpoint{}, fmt.Errorf("stored checkpoint %d: %w", epoch, err)
+	}
+	hash := h.Hash()
+	c := api.Checkpoint{Hash: hash, Epoch: h.Epoch, PrevHash: h.PrevHash, StateRoot: h.StateRoot, TxRoot: h.TxRoot,
+		ReceiptsRoot: h.ReceiptsRoot, Cut: h.Cut, TxCount: h.TxCount, TimeMs: uint64(h.TimeMs),
+		ValidatorSetHash: h.ValidatorSetHash, Header: hexutil.Bytes(raw), Votes: []api.Vote{}}
+	if certRaw, err := b.n.st.Certificate(epoch); err == nil {
+		if cert, err := checkpoint.DecodeCertificate(certRaw); err == nil && cert.Hash == hash {
+			c.Final = true
+			for _, v := range cert.Votes {
+				c.Votes = append(c.Votes, b.voteView(v))
+			}
+			return c, nil
+		}
+	}
+	votes, _ := b.n.st.Votes(epoch)
+	for _, k := range slices.Sorted(mapKeys(votes)) {
+		if v, err := checkpoint.DecodeVote(votes[k]); err == nil && v.Hash == hash {
+			c.Votes = append(c.Votes, b.voteView(v))
+		}
+	}
+	return c, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (b backend) voteView(v checkpoint.Vote) api.Vote {
+	return api.Vote{Validator: b.n.g.Validators[v.Validator].Address, ValidatorIndex: v.Validator, Signature: hexutil.Bytes(v.Sig[:])}
+}
+
+func (b backend) LatestCheckpoint(ctx context.Context) (api.Checkpoint, error) {
+	lf := b.v().lastFinal
+	if lf == 0 {
+		return api.Checkpoint{}, fmt.Errorf("no final checkpoint yet: %w", api.ErrNotFound)
+	}
+	return b.Checkpoint(ctx, lf)
+}
+
+func (b backend) Checkpoint(_ context.Context, epoch uint64) (api.Checkpoint, error) {
+	raw, err := b.n.st.Checkpoint(epoch)
+	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
+		return api.Checkpoint{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Checkpoint{}, err
+	}
+	return b.checkpointView(epoch, raw)
+}
+
+func (b backend) CheckpointByHash(_ context.Context, hash common.Hash) (api.Checkpoint, error) {
+	raw, epoch, err := b.n.st.CheckpointByHash(hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Checkpoint{}, fmt.Errorf("checkpoint %s: %w", hash, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Checkpoint{}, err
+	}
+	return b.checkpointView(epoch, raw)
+}
+
+func (b backend) Checkpoints(_ context.Context, beforeEpoch uint64, limit int) ([]api.Checkpoint, error) {
+	lf := b.v().lastFinal
+	if beforeEpoch == math.MaxUint64 || beforeEpoch > lf+1 {
+		beforeEpoch = lf + 1
+	}
+	recs, err := b.n.st.Checkpoints(beforeEpoch, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Checkpoint, 0, len(recs))
+	for _, r := range recs {
+		c, err := b.checkpointView(r.Epoch, r.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// SubscribeCheckpoints streams final checkpoints from fromEpoch in order
+// without gaps: it reads each from the store as the view's final epoch
+// passes it, so a slow subscriber costs no memory.
+func (b backend) SubscribeCheckpoints(ctx context.Context, fromEpoch uint64) (<-chan api.Checkpoint, error) {
+	if fromEpoch == 0 {
+		fromEpoch = 1
+	}
+	out := make(chan api.Checkpoint, 16)
+	go func() {
+		defer close(out)
+		next := fromEpoch
+		for {
+			v := b.v()
+			for ; next <= v.lastFinal; next++ {
+				c, err := b.Checkpoint(ctx, next)
+				if err != nil {
+					return
+				}
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case <-v.finalChange:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
+	n := b.n
+	tx, err := ledger.DecodeTx(raw)
+	if err != nil {
+		n.mets.txsSubmitted.WithLabelValues("malformed").Inc()
+		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, err)
+	}
+	checked := ledger.CheckTx(tx, n.g.ChainID)
+	if checked.Err != nil {
+		n.mets.txsSubmitted.WithLabelValues(ledger.StatusOf(checked.Err).String()).Inc()
+		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, checked.Err)
+	}
+	if v := b.v(); v.halted {
+		return common.Hash{}, fmt.Errorf("node halted after a divergence: %w", api.ErrNotSynced)
+	}
+	switch n.txs.admit(checked.Hash) {
+	case admitDuplicate:
+		n.mets.txsSubmitted.WithLabelValues("duplicate").Inc()
+		return checked.Hash, nil // idempotent: already pending here
+	case admitFull:
+		n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
+		return common.Hash{}, fmt.Errorf("%d transactions pending: %w", n.txs.limit, api.ErrMempoolFull)
+	}
+	select {
+	case n.mempCh <- admitted{tx: checked, received: n.now()}:
+		n.mets.txsSubmitted.WithLabelValues("accepted").Inc()
+		return checked.Hash, nil
+	default:
+		n.txs.executed(checked.Hash)
+		n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
+		return common.Hash{}, fmt.Errorf("mempool holds %d transactions: %w", cap(n.mempCh), api.ErrMempoolFull)
+	}
+}
+
+func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
+	out := api.TxStatus{Hash: hash, Status: api.TxUnknown}
+	raw, err := b.n.st.TxIndex(hash)
+	switch {
+	case err == nil:
+		var iv txIndexValue
+		if err := json.Unmarshal(raw, &iv); err != nil {
+			return out, fmt.Errorf("tx index %s: %w", hash, err)
+		}
+		if iv.Epoch > b.v().lastFinal {
+			out.Status = api.TxPending
+			return out, nil
+		}
+		out.Status = api.TxFinal
+		out.Epoch = iv.Epoch
+		if c, err := b.n.st.Checkpoint(iv.Epoch); err == nil {
+			if h, err := checkpoint.DecodeHeader(c); err == nil {
+				ch := h.Hash()
+				out.CheckpointHash = &ch
+			}
+		}
+		rc := &api.Receipt{Status: api.ReceiptOK, Sender: iv.Sender, Index: iv.Index}
+		if iv.Status != ledger.StatusOK {
+			rc.Status, rc.Error = api.ReceiptFailed, iv.Status.String()
+		}
+		out.Receipt = rc
+		return out, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return out, err
+	}
+	if b.n.txs.pending(hash) {
+		out.Status = api.TxPending
+	}
+	return out, nil
+}
+
+func (b backend) Account(_ context.Context, addr common.Address, withProof bool) (api.Account, error) {
+	v := b.v()
+	st, err := b.n.g.OpenState(b.n.st, v.finalRoot)
+	if err != nil {
+		return api.Account{}, fmt.Errorf("open state of epoch %d: %w", v.lastFinal, err)
+	}
+	acct, err := st.Account(addr)
+	if err != nil {
+		return api.Account{}, err
+	}
+	out := api.Account{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce, Epoch: v.lastFinal, StateRoot: v.finalRoot}
+	if withProof {
+		p, err := st.Prove(addr)
+		if err != nil {
+			return api.Account{}, err
+		}
+		for _, node := range p {
+			out.Proof = append(out.Proof, hexutil.Bytes(node))
+		}
+	}
+	return out, nil
+}
+
+// Snapshot assembles an epoch's global snapshot: the cut from the header,
+// each validator's recorded state from its signed vote (ours from the local
+// record), and each channel's in-flight entries, which are exactly origin
+// k's entries with seq in (Recorded[i][k], Cut[k]) (DESIGN.md §5).
+func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error) {
+	n := b.n
+	if epoch == 0 {
+		return api.Snapshot{}, fmt.Errorf("epoch 0 is genesis: %w", api.ErrNotFound)
+	}
+	h, err := n.header(epoch)
+	if err != nil {
+		return api.Snapshot{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
+	}
+	prev := make([]uint64, len(n.g.Validators))
+	if epoch > 1 {
+		if ph, err := n.header(epoch - 1); err == nil {
+			prev = ph.Cut
+		}
+	}
+	recorded := map[uint32]checkpoint.LocalRecord{}
+	if raw, err := n.st.Snapshot(epoch); err == nil {
+		var lr checkpoint.LocalRecord
+		if json.Unmarshal(raw, &lr) == nil {
+			lr.Recorded = lr.Recorded[:min(len(lr.Recorded), len(n.g.Validators))]
+			recorded[n.self] = lr
+		}
+	}
+	votes, _ := n.st.Votes(epoch)
+	for k, raw := range votes {
+		if _, ok := recorded[k]; ok {
+			continue
+		}
+		if v, err := checkpoint.DecodeVote(raw); err == nil && v.Hash == h.Hash() {
+			recorded[k] = checkpoint.LocalRecord{Epoch: epoch, Recorded: v.Recorded, RecordedTimeMs: v.RecordedTimeMs}
+		}
+	}
+	out := api.Snapshot{Epoch: epoch, Cut: h.Cut}
+	cache := map[[2]uint64][]ledger.Hash{}
+	for _, i := range slices.Sorted(mapKeys(recorded)) {
+		lr := recorded[i]
+		sn := api.SnapshotNode{Validator: n.g.Validators[i].Address, Index: i, Recorded: lr.Recorded,
+			MempoolSize: uint64(lr.MempoolSize), TimeMs: uint64(max(lr.RecordedTimeMs, 0)), Channels: []api.Channel{}}
+		for k := range n.g.Validators {
+			if uint32(k) == i || k >= len(lr.Recorded) {
+				continue
+			}
+			from := max(lr.Recorded[k], prev[k]) + 1
+			to := h.Cut[k] // exclusive: the marker itself
+			ch := api.Channel{From: uint32(k), TxHashes: []common.Hash{}}
+			if from < to {
+				ch.Count, ch.FirstSeq, ch.LastSeq = to-from, from, to-1
+				hashes := b.entryTxHashes(uint32(k), from, to-1, cache)
+				ch.TxCount = uint64(len(hashes))
+				const maxHashes = 1000
+				if len(hashes) > maxHashes {
+					hashes, ch.TxHashesTruncated = hashes[:maxHashes], true
+				}
+				ch.TxHashes = hashes
+			}
+			sn.Channels = append(sn.Channels, ch)
+		}
+		out.Nodes = append(out.Nodes, sn)
+	}
+	return out, nil
+}
+
+// entryTxHashes lists the transaction hashes in origin's entries from..to.
+func (b backend) entryTxHashes(origin uint32, from, to uint64, cache map[[2]uint64][]ledger.Hash) []ledger.Hash {
+	var out []ledger.Hash
+	for seq := from; seq <= to; seq++ {
+		key := [2]uint64{uint64(origin), seq}
+		hs, ok := cache[key]
+		if !ok {
+			raw, err := b.n.st.Entry(origin, seq)
+			if err != nil {
+				continue
+			}
+			e, err := stream.DecodeEntry(raw)
+			if err != nil || e.Kind != stream.KindBatch {
+				cache[key] = nil
+				continue
+			}
+			txs, _ := stream.DecodeBatch(e.Body)
+			for _, r := range txs {
+				if tx, err := ledger.DecodeTx(r); err == nil {
+					hs = append(hs, tx.Hash())
+				}
+			}
+			cache[key] = hs
+		}
+		out = append(out, hs...)
+	}
+	return out
+}
+
+func (b backend) Validators(context.Context) ([]api.Validator, error) {
+	n := b.n
+	out := make([]api.Validator, len(n.g.Validators))
+	connected := map[uint32]bool{}
+	if pc, ok := n.net.(interface{ ConnectedValidators() []uint32 }); ok {
+		for _, k := range pc.ConnectedValidators() {
+			connected[k] = true
+		}
+	}
+	for i, v := range n.g.Validators {
+		out[i] = api.Validator{Index: uint32(i), Name: v.Name, Address: v.Address, Power: v.Power,
+			PeerID: peerIDString(v), Connected: connected[uint32(i)] || uint32(i) == n.self, Self: uint32(i) == n.self}
+	}
+	return out, nil
+}
+
+// txTracker remembers the transactions this node admitted until they are
+// executed, bounding the mempool and answering "pending".
+type txTracker struct {
+	mu    sync.Mutex
+	limit int
+	m     map[common.Hash]time.Time
+}
+
+type admitResult int
+
+const (
+	admitOK admitResult = iota
+	admitDuplicate
+	admitFull
+)
+
+func newTxTracker(limit int) *txTracker {
+	return &txTracker{limit: limit, m: make(map[common.Hash]time.Time)}
+}
+
+func (t *txTracker) admit(h common.Hash) admitResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.m[h]; ok {
+		return admitDuplicate
+	}
+	if len(t.m) >= t.limit {
+		return admitFull
+	}
+	t.m[h] = time.Now()
+	return admitOK
+}
+
+func (t *txTracker) executed(h common.Hash) {
+	t.mu.Lock()
+	delete(t.m, h)
+	t.mu.Unlock()
+}
+
+func (t *txTracker) pending(h common.Hash) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.m[h]
+	return ok
+}

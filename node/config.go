@@ -1,0 +1,163 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything a node needs to run. cmd/ledgerd builds it from
+// defaults, the home's config.toml, LEDGERD_* environment variables and flags
+// (in that order of increasing precedence); node never reads flags or env.
+type Config struct {
+	// Home is the node's directory; relative paths below are resolved in it.
+	Home string `toml:"-"`
+	// Moniker is a human name for logs and the API.
+	Moniker string `toml:"moniker"`
+	// KeyFile holds the validator's secp256k1 key (64 hex chars, mode 0600).
+	KeyFile string `toml:"key_file"`
+	// GenesisFile is the chain's genesis JSON.
+	GenesisFile string `toml:"genesis_file"`
+	// DataDir is the Badger directory.
+	DataDir string `toml:"data_dir"`
+
+	P2P      P2PConfig      `toml:"p2p"`
+	API      APIConfig      `toml:"api"`
+	Metrics  MetricsConfig  `toml:"metrics"`
+	Mempool  MempoolConfig  `toml:"mempool"`
+	Protocol ProtocolConfig `toml:"protocol"`
+	Log      LogConfig      `toml:"log"`
+}
+
+// P2PConfig configures the libp2p host.
+type P2PConfig struct {
+	// Listen is the list of multiaddrs to listen on.
+	Listen []string `toml:"listen"`
+	// Peers are static peers (/ip4/.../tcp/.../p2p/ID) kept connected.
+	Peers []string `toml:"peers"`
+	// PSKFile, when set, makes the network private (TCP only).
+	PSKFile string `toml:"psk_file"`
+	// Observers are peer IDs allowed to connect besides the validators.
+	Observers []string `toml:"observers"`
+}
+
+// APIConfig configures the HTTP API.
+type APIConfig struct {
+	// Listen is host:port; 127.0.0.1 by default. Empty disables the API.
+	Listen string `toml:"listen"`
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	// Listen is host:port for /metrics; empty disables it.
+	Listen string `toml:"listen"`
+}
+
+// MempoolConfig bounds the mempool.
+type MempoolConfig struct {
+	// MaxTxs is the most transactions waiting to be batched; beyond it
+	// submissions get 429.
+	MaxTxs int `toml:"max_txs"`
+}
+
+// ProtocolConfig holds timing knobs of the stream and epoch protocol.
+type ProtocolConfig struct {
+	// BatchIntervalMs cuts a batch from the mempool at least this often.
+	BatchIntervalMs int `toml:"batch_interval_ms"`
+	// BatchMaxTxs cuts a batch as soon as this many transactions wait.
+	BatchMaxTxs int `toml:"batch_max_txs"`
+	// TickIntervalMs is how often the event loop feeds the clock to the machine.
+	TickIntervalMs int `toml:"tick_interval_ms"`
+	// ClockSkewMs is the most a peer's marker may run ahead of our clock
+	// before it is held back (DESIGN.md §5, clock guard).
+	ClockSkewMs int `toml:"clock_skew_ms"`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// DefaultConfig returns the defaults for a node living in home.
+func DefaultConfig(home string) Config {
+	return Config{
+		Home:        home,
+		Moniker:     filepath.Base(home),
+		KeyFile:     "node_key",
+		GenesisFile: "genesis.json",
+		DataDir:     "data",
+		P2P:         P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/26600"}},
+		API:         APIConfig{Listen: "127.0.0.1:8600"},
+		Metrics:     MetricsConfig{Listen: "127.0.0.1:9600"},
+		Mempool:     MempoolConfig{MaxTxs: 100_000},
+		Protocol: ProtocolConfig{
+			BatchIntervalMs: 5,
+			BatchMaxTxs:     2000,
+			TickIntervalMs:  5,
+			ClockSkewMs:     500,
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// Path resolves p relative to the home directory.
+func (c Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Home, p)
+}
+
+// TickInterval is the event loop's clock period.
+func (c Config) TickInterval() time.Duration {
+	return time.Duration(c.Protocol.TickIntervalMs) * time.Millisecond
+}
+
+// Validate checks every field and cross-field relation; errors name the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Home == "" {
+		errs = append(errs, errors.New("home: must be set"))
+	}
+	if c.KeyFile == "" {
+		errs = append(errs, errors.New("key_file: must be set"))
+	}
+	if c.GenesisFile == "" {
+		errs = append(errs, errors.New("genesis_file: must be set"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must be set"))
+	}
+	if len(c.P2P.Listen) == 0 {
+		errs = append(errs, errors.New("p2p.listen: at least one address is required"))
+	}
+	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxTxs > 10_000_000 {
+		errs = append(errs, fmt.Errorf("mempool.max_txs: %d out of range [1, 10000000]", c.Mempool.MaxTxs))
+	}
+	p := c.Protocol
+	if p.BatchIntervalMs < 1 || p.BatchIntervalMs > 1000 {
+		errs = append(errs, fmt.Errorf("protocol.batch_interval_ms: %d out of range [1, 1000]", p.BatchIntervalMs))
+	}
+	if p.BatchMaxTxs < 1 || p.BatchMaxTxs > 5000 {
+		errs = append(errs, fmt.Errorf("protocol.batch_max_txs: %d out of range [1, 5000]", p.BatchMaxTxs))
+	}
+	if p.TickIntervalMs < 1 || p.TickIntervalMs > 100 {
+		errs = append(errs, fmt.Errorf("protocol.tick_interval_ms: %d out of range [1, 100]", p.TickIntervalMs))
+	}
+	if p.ClockSkewMs < 0 || p.ClockSkewMs > 60_000 {
+		errs = append(errs, fmt.Errorf("protocol.clock_skew_ms: %d out of range [0, 60000]", p.ClockSkewMs))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,593 @@
+// Package node is the shell around the pure checkpoint.Machine: one event
+// loop owns the machine and the ledger state; the network (p2p), the store
+// and the HTTP API talk to it through bounded queues. See DESIGN.md §12 and
+// docs/ARCHITECTURE.md.
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/ledgerd/ledgerd/checkpoint"
+	"github.com/ledgerd/ledgerd/checkpoint/stream"
+	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/store"
+)
+
+// Network is what the node needs from the network layer (p2p implements it;
+// tests use an in-process hub).
+type Network interface {
+	// Publish gossips an entry of this node's outbox, already persisted.
+	Publish(e stream.Entry) error
+	// PublishVote gossips an encoded vote.
+	PublishVote(data []byte) error
+	// Deliveries yields other validators' entries, signature-checked and in
+	// seq order per origin.
+	Deliveries() <-chan stream.Entry
+	// Votes yields encoded votes received from peers.
+	Votes() <-chan []byte
+	// Peers is the number of connected validators.
+	Peers() int
+}
+
+// verified is a delivered entry with its transactions checked.
+type verified struct {
+	e   stream.Entry
+	txs []ledger.CheckedTx
+}
+
+// admitted is a transaction accepted by the API, checked, waiting for a batch.
+type admitted struct {
+	tx       ledger.CheckedTx
+	received time.Time
+}
+
+// Node is a running validator.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	g      *ledger.Genesis
+	key    *ecdsa.PrivateKey
+	self   uint32
+	st     *store.Store
+	net    Network
+	m      *checkpoint.Machine
+	mets   *metrics
+	now    func() time.Time
+	txs    *txTracker
+	mempCh chan admitted
+	view   atomic.Pointer[view]
+
+	// batch is the transactions waiting for the next Propose (loop-owned).
+	batch      []ledger.CheckedTx
+	batchSince time.Time
+	lastResend time.Time
+}
+
+// view is the immutable summary the loop publishes for API reads.
+type view struct {
+	head        checkpoint.Header
+	headHash    ledger.Hash
+	lastFinal   uint64
+	finalHash   ledger.Hash
+	finalRoot   ledger.Hash
+	epoch       uint64
+	peers       int
+	halted      bool
+	finalChange chan struct{} // closed when lastFinal moves on
+}
+
+// Options are the parts of a node that tests replace.
+type Options struct {
+	// Network is the transport; nil means libp2p built from the config.
+	Network Network
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// ErrHalted is returned by Run when the node stopped after a divergence.
+var ErrHalted = errors.New("node: halted: our checkpoint differs from a certified one")
+
+// open loads the genesis, key and store and builds the machine.
+func open(cfg Config, opts Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g, err := LoadGenesis(cfg.Path(cfg.GenesisFile))
+	if err != nil {
+		return nil, err
+	}
+	key, err := crypto.LoadECDSA(cfg.Path(cfg.KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", cfg.Path(cfg.KeyFile), err)
+	}
+	self, ok := g.ValidatorIndex(crypto.PubkeyToAddress(key.PublicKey))
+	if !ok {
+		return nil, fmt.Errorf("key %s (address %s) is not a validator of chain %s", cfg.Path(cfg.KeyFile),
+			crypto.PubkeyToAddress(key.PublicKey).Hex(), g.ChainID)
+	}
+	st, err := store.Open(cfg.Path(cfg.DataDir), store.DefaultOptions())
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
+	}
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st,
+		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs)}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	n.txs = newTxTracker(cfg.Mempool.MaxTxs * 2)
+	if err := n.checkGenesisMatches(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := n.restore(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.mets = newMetrics(g, self)
+	return n, nil
+}
+
+// LoadGenesis reads and validates a genesis file.
+func LoadGenesis(path string) (*ledger.Genesis, error) {
+	data, err := readFileLimited(path, 16<<20)
+	if err != nil {
+		return nil, fmt.Errorf("read genesis: %w", err)
+	}
+	g, err := ledger.ParseGenesis(data)
+	if err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return g, nil
+}
+
+const metaGenesis = "genesis_hash"
+
+// checkGenesisMatches refuses a data directory of another chain.
+func (n *Node) checkGenesisMatches() error {
+	want := n.g.Hash()
+	got, err := n.st.Meta(metaGenesis)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case ledger.Hash(got) != want && len(got) == 32:
+		return fmt.Errorf("data directory %s belongs to another chain (genesis %x, this genesis %s): refusing to start", n.cfg.Path(n.cfg.DataDir), got, want)
+	case len(got) != 32:
+		return fmt.Errorf("data directory %s: malformed genesis marker", n.cfg.Path(n.cfg.DataDir))
+	}
+	return nil
+}
+
+// Run runs a validator until ctx ends. It returns nil on a clean shutdown.
+func Run(ctx context.Context, cfg Config, opts Options) error {
+	n, err := open(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return n.serve(ctx, opts)
+}
+
+// serve runs an opened node until ctx ends and closes its store.
+func (n *Node) serve(ctx context.Context, opts Options) error {
+	defer func() {
+		if err := n.st.Close(); err != nil {
+			n.log.Error("close store", "err", err)
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	if opts.Network != nil {
+		n.net = opts.Network
+	} else {
+		net, err := n.startP2P(ctx)
+		if err != nil {
+			return err
+		}
+		defer net.Close()
+		n.net = net
+	}
+	stopServers, err := n.startServers(ctx, &wg)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+	verifiedCh := n.startVerifier(ctx, &wg)
+	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
+		"chain", n.g.ChainID, "head", n.m.CurrentEpoch()-1, "final", n.m.LastFinal())
+	return n.loop(ctx, verifiedCh)
+}
+
+// loop is the only goroutine that touches the machine.
+func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified) error {
+	ticker := time.NewTicker(n.cfg.TickInterval())
+	defer ticker.Stop()
+	if err := n.tick(); err != nil {
+		return err
+	}
+	if err := n.handleReady(); err != nil {
+		return err
+	}
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			n.log.Info("node stopping")
+			return nil
+		case <-ticker.C:
+			err = n.tick()
+		case v := <-verifiedCh:
+			err = n.deliver(v)
+		case a := <-n.mempCh:
+			n.addToBatch(a)
+			if len(n.batch) >= n.cfg.Protocol.BatchMaxTxs {
+				err = n.propose()
+			}
+		case raw := <-n.net.Votes():
+			n.stepVote(raw)
+		}
+		if err == nil {
+			err = n.handleReady()
+		}
+		if err != nil {
+			return err
+		}
+		if n.m.Halted() {
+			return ErrHalted
+		}
+	}
+}
+
+func (n *Node) addToBatch(a admitted) {
+	if len(n.batch) == 0 {
+		n.batchSince = a.received
+	}
+	n.batch = append(n.batch, a.tx)
+}
+
+func (n *Node) tick() error {
+	now := n.now()
+	// Drain what the API admitted since the last tick, within one batch.
+	for len(n.batch) < n.cfg.Protocol.BatchMaxTxs {
+		select {
+		case a := <-n.mempCh:
+			n.addToBatch(a)
+			continue
+		default:
+		}
+		break
+	}
+	if len(n.batch) > 0 && now.Sub(n.batchSince) >= time.Duration(n.cfg.Protocol.BatchIntervalMs)*time.Millisecond {
+		if err := n.propose(); err != nil {
+			return err
+		}
+	}
+	n.m.ObserveMempool(len(n.mempCh) + len(n.batch))
+	if err := n.m.Tick(now.UnixMilli()); err != nil {
+		return fmt.Errorf("tick: %w", err)
+	}
+	if now.Sub(n.lastResend) >= time.Second {
+		n.lastResend = now
+		n.resendVotes()
+	}
+	n.publishView()
+	return nil
+}
+
+func (n *Node) propose() error {
+	if len(n.batch) == 0 {
+		return nil
+	}
+	batch := n.batch
+	n.batch = nil
+	if err := n.m.Propose(batch); err != nil {
+		return fmt.Errorf("propose: %w", err)
+	}
+	n.mets.batchTxs.Observe(float64(len(batch)))
+	return nil
+}
+
+func (n *Node) deliver(v verified) error {
+	if err := n.st.PutEntry(v.e.Origin, v.e.Seq, v.e.Encode()); err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("store entry %d/%d: %w", v.e.Origin, v.e.Seq, err)
+	} else if errors.Is(err, store.ErrExists) {
+		n.log.Warn("equivocation: a second entry for one (origin, seq)", "origin", v.e.Origin, "seq", v.e.Seq)
+		n.mets.equivocations.Inc()
+		return nil
+	}
+	if err := n.m.Deliver(v.e, v.txs); err != nil {
+		// A broken stream from one origin is that origin's fault; it never
+		// stops this node, but it is loud.
+		n.log.Error("deliver entry", "origin", v.e.Origin, "seq", v.e.Seq, "epoch", v.e.Epoch, "err", err)
+		n.mets.deliverErrors.Inc()
+	}
+	n.mets.entriesDelivered.Inc()
+	return nil
+}
+
+func (n *Node) stepVote(raw []byte) {
+	v, err := checkpoint.DecodeVote(raw)
+	if err != nil {
+		n.mets.badVotes.Inc()
+		return
+	}
+	if err := n.m.StepVote(v); err != nil {
+		if !errors.Is(err, checkpoint.ErrVoteOutOfWindow) {
+			n.log.Debug("vote rejected", "err", err)
+			n.mets.badVotes.Inc()
+		}
+		return
+	}
+	if err := n.st.PutVote(v.Epoch, v.Validator, raw); err != nil && !errors.Is(err, store.ErrExists) {
+		n.log.Error("store vote", "epoch", v.Epoch, "validator", v.Validator, "err", err)
+	}
+}
+
+// resendVotes re-gossips this node's votes for recent epochs: gossip may have
+// lost them, and a peer that restarted needs them to finalize.
+func (n *Node) resendVotes() {
+	head, _ := n.m.Head()
+	from := uint64(1)
+	if n.m.LastFinal() > 3 {
+		from = n.m.LastFinal() - 3
+	}
+	for ep := from; ep <= head.Epoch; ep++ {
+		votes, err := n.st.Votes(ep)
+		if err != nil {
+			continue
+		}
+		if raw, ok := votes[n.self]; ok {
+			_ = n.net.PublishVote(raw)
+		}
+	}
+}
+
+// handleReady carries out the machine's effects in the order Ready requires:
+// persist, sync, then publish.
+func (n *Node) handleReady() error {
+	if !n.m.HasReady() {
+		return nil
+	}
+	rd := n.m.Ready()
+	for _, e := range rd.Entries {
+		if err := n.st.PutEntry(e.Origin, e.Seq, e.Encode()); err != nil {
+			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
+		}
+	}
+	for i := range rd.Epochs {
+		if err := n.commitEpoch(&rd.Epochs[i]); err != nil {
+			return err
+		}
+	}
+	for _, v := range rd.Votes {
+		if err := n.st.PutVote(v.Epoch, v.Validator, v.Encode()); err != nil {
+			return fmt.Errorf("persist own vote epoch %d: %w", v.Epoch, err)
+		}
+	}
+	for _, c := range rd.Finalized {
+		if err := n.st.PutCertificate(c.Header.Epoch, c.Certificate.Encode()); err != nil {
+			return fmt.Errorf("persist certificate epoch %d: %w", c.Header.Epoch, err)
+		}
+	}
+	if rd.MustSync || len(rd.Finalized) > 0 {
+		if err := n.st.Sync(); err != nil {
+			return fmt.Errorf("sync store: %w", err)
+		}
+	}
+	for _, e := range rd.Entries {
+		if err := n.net.Publish(e); err != nil {
+			n.log.Warn("publish entry", "seq", e.Seq, "err", err)
+		}
+	}
+	for _, v := range rd.Votes {
+		if err := n.net.PublishVote(v.Encode()); err != nil {
+			n.log.Warn("publish vote", "epoch", v.Epoch, "err", err)
+		}
+	}
+	for _, c := range rd.Finalized {
+		n.onFinal(c)
+	}
+	for _, d := range rd.Divergences {
+		n.log.Error("DIVERGENCE: a quorum certified another checkpoint; this node stops voting",
+			"epoch", d.Epoch, "ours", d.Ours, "certified", d.Certified)
+		n.mets.divergences.Inc()
+	}
+	n.m.Advance(rd)
+	n.publishView()
+	return nil
+}
+
+// txIndexValue is what the tx index stores per transaction.
+type txIndexValue struct {
+	Epoch  uint64         `json:"e"`
+	Index  uint32         `json:"i"`
+	Status ledger.Status  `json:"s"`
+	Sender ledger.Address `json:"f"`
+}
+
+func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
+	idx := make(map[ledger.Hash][]byte, len(r.TxHashes))
+	var receipts []byte
+	for i, rc := range r.Receipts {
+		if _, dup := idx[rc.TxHash]; !dup || rc.Status == ledger.StatusOK {
+			b, _ := json.Marshal(txIndexValue{Epoch: r.Header.Epoch, Index: uint32(i), Status: rc.Status, Sender: rc.Sender})
+			idx[rc.TxHash] = b
+		}
+		enc := rc.Encode()
+		receipts = append(receipts, byte(len(enc)))
+		receipts = append(receipts, enc...)
+	}
+	snap, err := json.Marshal(r.Snapshot)
+	if err != nil {
+		return err
+	}
+	c := store.EpochCommit{Epoch: r.Header.Epoch, Nodes: r.Nodes, StateRoot: r.Header.StateRoot,
+		Checkpoint: r.Header.Encode(), CheckpointHash: r.Hash, Receipts: receipts, TxIndex: idx, Snapshot: snap,
+		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}}
+	if err := n.st.CommitEpoch(c); err != nil {
+		return fmt.Errorf("commit epoch %d: %w", r.Header.Epoch, err)
+	}
+	n.mets.epochExecuted(r, n.g)
+	for _, h := range r.TxHashes {
+		n.txs.executed(h)
+	}
+	return nil
+}
+
+func (n *Node) genesisHashBytes() []byte {
+	h := n.g.Hash()
+	return h[:]
+}
+
+func (n *Node) onFinal(c checkpoint.Certified) {
+	n.mets.finalized(c, n.now(), n.boundaryOf(c.Header))
+	n.log.Info("checkpoint final", "epoch", c.Header.Epoch, "hash", c.Header.Hash(), "txs", c.Header.TxCount,
+		"votes", len(c.Certificate.Votes))
+}
+
+// boundaryOf is the epoch-grid point at or before h's time: the boundary
+// that started its snapshot (DESIGN.md §5).
+func (n *Node) boundaryOf(h checkpoint.Header) time.Time {
+	g0, l := n.g.GenesisTimeMs, int64(n.g.EpochLengthMs)
+	t := h.TimeMs
+	if t > g0 {
+		t = g0 + (t-g0)/l*l
+	}
+	return time.UnixMilli(t)
+}
+
+func (n *Node) publishView() {
+	head, hash := n.m.Head()
+	v := &view{head: head, headHash: hash, lastFinal: n.m.LastFinal(), epoch: n.m.CurrentEpoch(),
+		peers: n.net.Peers(), halted: n.m.Halted()}
+	old := n.view.Load()
+	if old != nil && old.lastFinal == v.lastFinal {
+		v.finalHash, v.finalRoot, v.finalChange = old.finalHash, old.finalRoot, old.finalChange
+	} else {
+		v.finalChange = make(chan struct{})
+		if v.lastFinal > 0 {
+			if raw, err := n.st.Checkpoint(v.lastFinal); err == nil {
+				if h, err := checkpoint.DecodeHeader(raw); err == nil {
+					v.finalHash, v.finalRoot = h.Hash(), h.StateRoot
+				}
+			}
+		} else {
+			v.finalHash = n.g.Hash()
+			v.finalRoot = n.genesisRoot()
+		}
+	}
+	n.view.Store(v)
+	if old != nil && old.finalChange != v.finalChange {
+		close(old.finalChange)
+	}
+	n.mets.observeView(v, len(n.mempCh)+len(n.batch))
+}
+
+// startVerifier checks the transactions of delivered batches on all cores
+// while keeping delivery order: a feeder hands each entry's transactions to
+// a worker pool and queues a future; an orderer waits for the futures in
+// order. Both queues are bounded.
+func (n *Node) startVerifier(ctx context.Context, wg *sync.WaitGroup) <-chan verified {
+	type job struct {
+		raw []byte
+		dst *ledger.CheckedTx
+		ok  *bool
+		wg  *sync.WaitGroup
+	}
+	type future struct {
+		e    stream.Entry
+		txs  []ledger.CheckedTx
+		oks  []bool
+		done *sync.WaitGroup
+	}
+	jobs := make(chan job, 4096)
+	futures := make(chan future, 256)
+	out := make(chan verified, 256)
+	workers := max(1, runtime.NumCPU())
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			for j := range jobs {
+				tx, err := ledger.DecodeTx(j.raw)
+				if err == nil {
+					*j.dst = ledger.CheckTx(tx, n.g.ChainID)
+					*j.ok = true
+				}
+				j.wg.Done()
+			}
+		})
+	}
+	// The feeder is the only sender on jobs and futures and closes both; a
+	// future is queued only after all its jobs are, so the orderer never
+	// waits for a job that was not sent.
+	wg.Go(func() {
+		defer close(jobs)
+		defer close(futures)
+		for {
+			var e stream.Entry
+			select {
+			case <-ctx.Done():
+				return
+			case e = <-n.net.Deliveries():
+			}
+			f := future{e: e, done: &sync.WaitGroup{}}
+			if e.Kind == stream.KindBatch {
+				raws, err := stream.DecodeBatch(e.Body)
+				if err != nil {
+					n.log.Warn("undecodable batch", "origin", e.Origin, "seq", e.Seq, "err", err)
+				}
+				f.txs = make([]ledger.CheckedTx, len(raws))
+				f.oks = make([]bool, len(raws))
+				for i, raw := range raws {
+					f.done.Add(1)
+					select {
+					case jobs <- job{raw: raw, dst: &f.txs[i], ok: &f.oks[i], wg: f.done}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			select {
+			case futures <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for f := range futures {
+			f.done.Wait()
+			txs := f.txs[:0]
+			for i := range f.oks {
+				if f.oks[i] { // undecodable transactions are left out, identically everywhere
+					txs = append(txs, f.txs[i])
+				}
+			}
+			select {
+			case out <- verified{e: f.e, txs: txs}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return out
+}
