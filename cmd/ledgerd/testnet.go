@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/ledgerd/ledgerd/ledger"
@@ -37,7 +38,14 @@ const (
 	faucetKeyFile   = "faucet_key"
 	genesisFile     = "genesis.json"
 	defaultFaucet   = 1_000_000_000_000
+	// defaultMaxEpochTxs closes an epoch early once it holds this many
+	// transactions, bounding an epoch's execution and memory.
+	defaultMaxEpochTxs = 100_000
 )
+
+// feeCollector receives every fee; it has no known key, so fees are
+// effectively burned while total supply stays exactly conserved.
+var feeCollector = common.HexToAddress("0x00000000000000000000000000000000000fee00")
 
 func fixedPorts(i int) (int, int, int) {
 	return baseP2PPort + i, baseAPIPort + i, baseMetricsPort + i
@@ -105,6 +113,8 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 		ChainID:       spec.ChainID,
 		GenesisTimeMs: time.Now().Add(spec.StartDelay).UnixMilli(),
 		EpochLengthMs: uint64(spec.Epoch / time.Millisecond),
+		MaxEpochTxs:   defaultMaxEpochTxs,
+		FeeCollector:  feeCollector,
 		Alloc:         []ledger.Alloc{{Address: crypto.PubkeyToAddress(faucet.PublicKey), Balance: spec.FaucetFunds}},
 	}
 	for i, n := range nodes {
@@ -129,11 +139,10 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 		cfg.Moniker = n.Name
 		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/%d", host(i), n.P2P)}
 		cfg.P2P.Peers = nil
-		for j, m := range nodes {
+		for j := range nodes {
 			if j != i {
 				cfg.P2P.Peers = append(cfg.P2P.Peers, g.Validators[j].P2PAddr)
 			}
-			_ = m
 		}
 		cfg.API.Listen = fmt.Sprintf("127.0.0.1:%d", n.API)
 		cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", n.Metrics)
