@@ -78,8 +78,10 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rc := http.NewResponseController(w)
-	// The server's read deadline would cancel the request context of a
-	// long-lived stream; writes get their own deadline below.
+	// Lift the server's whole-request read deadline (net/http already does
+	// for HTTP/1 background reads; this keeps other transports honest).
+	// Writes get their own per-write deadline in flush, which replaces the
+	// server's WriteTimeout (TestStreamOutlivesServerTimeouts).
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return
 	}
