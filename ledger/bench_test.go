@@ -4,10 +4,10 @@ import (
 	"crypto/ecdsa"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
-	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
