@@ -204,17 +204,21 @@ func (c *Client) WaitTx(ctx context.Context, hash common.Hash, interval time.Dur
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var last TxStatus
 	for {
 		st, err := c.Tx(ctx, hash)
-		if err != nil {
-			return st, err
-		}
-		if st.Status == TxFinal {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return last, fmt.Errorf("api: wait for tx %s (last status %q): %w", hash.Hex(), last.Status, ctx.Err())
+		case err != nil:
+			return last, err
+		case st.Status == TxFinal:
 			return st, nil
 		}
+		last = st
 		select {
 		case <-ctx.Done():
-			return st, fmt.Errorf("api: wait for tx %s (last status %q): %w", hash.Hex(), st.Status, ctx.Err())
+			return last, fmt.Errorf("api: wait for tx %s (last status %q): %w", hash.Hex(), last.Status, ctx.Err())
 		case <-t.C:
 		}
 	}
