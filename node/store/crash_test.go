@@ -25,7 +25,7 @@ import (
 // and that nothing of the next epochs is visible through the read API.
 // Repeated for many rounds on one directory.
 func TestCrashAtomicity(t *testing.T) {
-	rounds, budget := 30, 40*time.Second
+	rounds, budget := 30, 30*time.Second
 	if testing.Short() {
 		rounds, budget = 6, 10*time.Second
 	}
@@ -189,4 +189,3 @@ func TestLockedByOtherProcess(t *testing.T) {
 		}
 	}
 }
-

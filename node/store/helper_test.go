@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,6 +95,8 @@ type memReport struct {
 	RssAnon      int64
 	RssFile      int64
 	HeapInuse    uint64
+	LiveHeap     uint64 // HeapInuse right after a forced GC
+	RSSAfterGC   int64  // VmRSS after debug.FreeOSMemory
 	HeapSys      uint64
 	GoSys        uint64
 	GoMemLimit   int64
@@ -125,38 +128,50 @@ func helperMem(dir string) {
 		helperFail("sync: %v", err)
 	}
 	rep.Seconds = nowSeconds() - start
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		helperFail("read status: %v", err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(status)))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmHWM:":
-			rep.VmHWM = kb << 10
-		case "VmRSS:":
-			rep.VmRSS = kb << 10
-		case "RssAnon:":
-			rep.RssAnon = kb << 10
-		case "RssFile:":
-			rep.RssFile = kb << 10
-		}
-	}
+	st := readStatus()
+	rep.VmHWM, rep.VmRSS, rep.RssAnon, rep.RssFile = st["VmHWM:"], st["VmRSS:"], st["RssAnon:"], st["RssFile:"]
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rep.HeapInuse, rep.HeapSys, rep.GoSys = ms.HeapInuse, ms.HeapSys, ms.Sys
 	rep.GoMemLimit = debug.SetMemoryLimit(-1)
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&ms)
+	rep.LiveHeap = ms.HeapInuse
+	rep.RSSAfterGC = readStatus()["VmRSS:"]
+	if p := os.Getenv("LEDGERD_STORE_MEM_HEAPPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			helperFail("heap profile: %v", err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			helperFail("heap profile: %v", err)
+		}
+		_ = f.Close()
+	}
 	if err := s.Close(); err != nil {
 		helperFail("close: %v", err)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
 		helperFail("encode: %v", err)
 	}
+}
+
+// readStatus returns the kB fields of /proc/self/status, in bytes.
+func readStatus() map[string]int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		helperFail("read status: %v", err)
+	}
+	out := map[string]int64{}
+	sc := bufio.NewScanner(strings.NewReader(string(status)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 && f[2] == "kB" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			out[f[0]] = kb << 10
+		}
+	}
+	return out
 }
 
 // helperCmd builds a command that runs the named helper on dir.

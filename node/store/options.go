@@ -14,7 +14,9 @@ import (
 type Options struct {
 	// MemTableSize is the arena size of one memtable, in bytes. The largest
 	// Badger transaction is 15 % of it, so it also bounds how many keys one
-	// atomic write can hold. Default 8 MiB.
+	// atomic write can hold (~300 KB of small keys at 2 MiB). Default 2 MiB:
+	// a memtable flush builds its L0 table in memory, several times the
+	// memtable's size, so this is the main RSS knob.
 	MemTableSize int64
 	// NumMemtables is how many memtables (active plus flushing) may exist at
 	// once. Default 2.
@@ -34,13 +36,13 @@ type Options struct {
 	// MemTableSize. Default 16 KiB (trie nodes and index entries stay in the
 	// tree; receipts and snapshot blobs go to the value log).
 	ValueThreshold int64
-	// BaseTableSize is the target SSTable size, in bytes. Default 1 MiB.
+	// BaseTableSize is the target SSTable size, in bytes. Default 512 KiB.
 	BaseTableSize int64
 	// NumLevelZeroTables is the L0 table count that triggers compaction.
 	// Default 2.
 	NumLevelZeroTables int
 	// NumLevelZeroTablesStall is the L0 table count at which writes stall.
-	// Must exceed NumLevelZeroTables. Default 4.
+	// Must exceed NumLevelZeroTables. Default 8.
 	NumLevelZeroTablesStall int
 	// NumCompactors is the number of compaction goroutines; Badger needs at
 	// least 2. Default 2.
@@ -53,19 +55,20 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultOptions is the small profile: a node whose store stays well under
-// 64 MiB of resident memory, so that several nodes fit on one machine.
+// DefaultOptions is the small profile, for several nodes on one machine:
+// small memtables, caches and tables instead of Badger's 0.7 GiB defaults.
+// docs/bench-store.md has its measured resident memory.
 func DefaultOptions() Options {
 	return Options{
-		MemTableSize:            8 << 20,
+		MemTableSize:            2 << 20,
 		NumMemtables:            2,
 		BlockCacheSize:          4 << 20,
 		IndexCacheSize:          2 << 20,
 		ValueLogFileSize:        32 << 20,
 		ValueThreshold:          16 << 10,
-		BaseTableSize:           1 << 20,
+		BaseTableSize:           512 << 10,
 		NumLevelZeroTables:      2,
-		NumLevelZeroTablesStall: 4,
+		NumLevelZeroTablesStall: 8,
 		NumCompactors:           2,
 	}
 }

@@ -163,6 +163,8 @@ func checkMarker(dir string) (fresh bool, err error) {
 		return false, fmt.Errorf("open store %s: %w", dir, err)
 	case len(entries) == 0:
 		return true, nil
+	case len(entries) == 1 && entries[0].Name() == markerFile+".tmp":
+		return true, nil // a crash inside writeMarker
 	}
 	content, err := os.ReadFile(filepath.Join(dir, markerFile))
 	switch {
