@@ -602,3 +602,64 @@ func TestStateRootGolden(t *testing.T) {
 		{"epoch_receipts_root", ReceiptsRoot(rs).Hex()},
 	})
 }
+
+// FuzzVerifyProof feeds arbitrary proofs (untrusted client input) to
+// VerifyProof: it must never panic, and must never claim an account exists
+// unless the proof really shows it.
+func FuzzVerifyProof(f *testing.F) {
+	g := testGenesis(f, 1)
+	db := NewMemNodeDB()
+	s, err := GenesisState(g, db)
+	if err != nil {
+		f.Fatal(err)
+	}
+	root := s.Root()
+	want := make(map[Address]uint64)
+	for _, a := range g.Alloc {
+		want[a.Address] = a.Balance
+		p, err := s.Prove(a.Address)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(a.Address[:], joinProof(p))
+	}
+	p, _ := s.Prove(Address{1})
+	f.Add(Address{1}.Bytes(), joinProof(p))
+	f.Fuzz(func(t *testing.T, addr []byte, joined []byte) {
+		var a Address
+		copy(a[:], addr)
+		acct, exists, err := VerifyProof(root, a, splitProof(joined))
+		if err != nil {
+			return
+		}
+		if exists && (acct.Balance != want[a] || acct.Nonce != 0) {
+			t.Fatalf("proof claims %s has %+v", a, acct)
+		}
+		if !exists && want[a] != 0 {
+			t.Fatalf("proof claims %s is absent", a)
+		}
+	})
+}
+
+// joinProof and splitProof pack a proof into one fuzzable byte string:
+// each node is prefixed by its length in two bytes.
+func joinProof(p Proof) []byte {
+	var b []byte
+	for _, n := range p {
+		b = append(b, byte(len(n)>>8), byte(len(n)))
+		b = append(b, n...)
+	}
+	return b
+}
+
+func splitProof(b []byte) Proof {
+	var p Proof
+	for len(b) >= 2 {
+		n := int(b[0])<<8 | int(b[1])
+		b = b[2:]
+		n = min(n, len(b))
+		p = append(p, b[:n])
+		b = b[n:]
+	}
+	return p
+}
