@@ -90,7 +90,32 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 }
 
 func (b backend) voteView(v checkpoint.Vote) api.Vote {
-	return api.Vote{Validator: b.n.g.Validators[v.Validator].Address, ValidatorIndex: v.Validator, Signature: hexutil.Bytes(v.Sig[:])}
+	return api.Vote{Validator: b.n.g.Validators[v.Validator].Address, ValidatorIndex: v.Validator,
+		Recorded: v.Recorded, RecordedTimeMs: v.RecordedTimeMs, Signature: hexutil.Bytes(v.Sig[:])}
+}
+
+// Receipts decodes an epoch's stored receipts.
+func (b backend) Receipts(_ context.Context, epoch uint64) (api.EpochReceipts, error) {
+	raw, err := b.n.st.Receipts(epoch)
+	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
+		return api.EpochReceipts{}, fmt.Errorf("epoch %d not executed here: %w", epoch, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.EpochReceipts{}, err
+	}
+	rs, err := decodeReceipts(raw)
+	if err != nil {
+		return api.EpochReceipts{}, fmt.Errorf("stored receipts of epoch %d: %w", epoch, err)
+	}
+	out := api.EpochReceipts{Epoch: epoch, Final: epoch <= b.v().lastFinal, Receipts: make([]api.TxReceipt, len(rs))}
+	for i, r := range rs {
+		rc := api.Receipt{Status: api.ReceiptOK, Sender: r.Sender, Index: uint32(i)}
+		if r.Status != ledger.StatusOK {
+			rc.Status, rc.Error = api.ReceiptFailed, r.Status.String()
+		}
+		out.Receipts[i] = api.TxReceipt{TxHash: r.TxHash, Receipt: rc}
+	}
+	return out, nil
 }
 
 func (b backend) LatestCheckpoint(ctx context.Context) (api.Checkpoint, error) {

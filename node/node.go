@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -433,9 +434,7 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 			b, _ := json.Marshal(txIndexValue{Epoch: r.Header.Epoch, Index: uint32(i), Status: rc.Status, Sender: rc.Sender})
 			idx[rc.TxHash] = b
 		}
-		enc := rc.Encode()
-		receipts = append(receipts, byte(len(enc)))
-		receipts = append(receipts, enc...)
+		receipts = appendReceipt(receipts, rc)
 	}
 	snap, err := json.Marshal(r.Snapshot)
 	if err != nil {
@@ -452,6 +451,31 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 		n.txs.executed(h)
 	}
 	return nil
+}
+
+// appendReceipt appends one length-prefixed (uvarint) receipt encoding.
+func appendReceipt(b []byte, rc ledger.Receipt) []byte {
+	enc := rc.Encode()
+	b = binary.AppendUvarint(b, uint64(len(enc)))
+	return append(b, enc...)
+}
+
+// decodeReceipts is the inverse of a sequence of appendReceipt.
+func decodeReceipts(b []byte) ([]ledger.Receipt, error) {
+	var out []ledger.Receipt
+	for len(b) > 0 {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return nil, errors.New("truncated receipt list")
+		}
+		r, err := ledger.DecodeReceipt(b[n : n+int(l)])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		b = b[n+int(l):]
+	}
+	return out, nil
 }
 
 func (n *Node) genesisHashBytes() []byte {

@@ -225,7 +225,8 @@ func toCertified(cp api.Checkpoint, g *ledger.Genesis) (checkpoint.Certified, er
 		if len(v.Signature) != 65 {
 			return checkpoint.Certified{}, fmt.Errorf("epoch %d: vote of validator %d has a %d-byte signature", cp.Epoch, v.ValidatorIndex, len(v.Signature))
 		}
-		vote := checkpoint.Vote{Epoch: h.Epoch, Hash: cp.Hash, Validator: v.ValidatorIndex}
+		vote := checkpoint.Vote{Epoch: h.Epoch, Hash: cp.Hash, Validator: v.ValidatorIndex,
+			Recorded: v.Recorded, RecordedTimeMs: v.RecordedTimeMs}
 		copy(vote.Sig[:], v.Signature)
 		cert.Votes = append(cert.Votes, vote)
 	}
@@ -331,8 +332,6 @@ func cmdAccount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	root := g.Hash()
-	_ = root
 	var stateRoot common.Hash
 	if acct.Epoch == 0 {
 		st, err := ledger.GenesisState(g, ledger.NewMemNodeDB())

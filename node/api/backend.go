@@ -45,6 +45,9 @@ type Backend interface {
 	// Merkle proof when withProof is set. A never-funded account is returned
 	// with zero balance and nonce (its proof then proves absence).
 	Account(ctx context.Context, addr common.Address, withProof bool) (Account, error)
+	// Receipts returns the receipts of an executed epoch in execution order
+	// (ErrNotFound for an epoch not executed here).
+	Receipts(ctx context.Context, epoch uint64) (EpochReceipts, error)
 	// Snapshot returns the global snapshot recorded for an epoch.
 	Snapshot(ctx context.Context, epoch uint64) (Snapshot, error)
 	// Validators lists the validator set in index order.

@@ -242,6 +242,13 @@ func (c *Client) Snapshot(ctx context.Context, epoch uint64) (Snapshot, error) {
 	return snap, err
 }
 
+// Receipts calls GET /v1/checkpoints/epoch/{n}/receipts.
+func (c *Client) Receipts(ctx context.Context, epoch uint64) (EpochReceipts, error) {
+	var rs EpochReceipts
+	err := c.call(ctx, http.MethodGet, "/v1/checkpoints/epoch/"+strconv.FormatUint(epoch, 10)+"/receipts", nil, nil, &rs)
+	return rs, err
+}
+
 // Validators calls GET /v1/validators.
 func (c *Client) Validators(ctx context.Context) ([]Validator, error) {
 	var list ValidatorList

@@ -276,3 +276,23 @@ func (b *fakeBackend) Validators(ctx context.Context) ([]Validator, error) {
 var _ Backend = (*fakeBackend)(nil)
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func (b *fakeBackend) Receipts(ctx context.Context, epoch uint64) (EpochReceipts, error) {
+	if err := b.check(ctx); err != nil {
+		return EpochReceipts{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if epoch >= uint64(len(b.cps)) {
+		return EpochReceipts{}, fmt.Errorf("epoch %d: %w", epoch, ErrNotFound)
+	}
+	out := EpochReceipts{Epoch: epoch, Final: true}
+	for i := uint64(0); i < b.cps[epoch].TxCount; i++ {
+		r := TxReceipt{TxHash: testHash("rtx", epoch*1000+i), Receipt: Receipt{Status: ReceiptOK, Sender: testAddr(i), Index: uint32(i)}}
+		if i%3 == 2 {
+			r.Status, r.Error = ReceiptFailed, "bad_nonce"
+		}
+		out.Receipts = append(out.Receipts, r)
+	}
+	return out, nil
+}

@@ -134,6 +134,7 @@ func NewServer(b Backend, opts Options) http.Handler {
 	s.route(mux, "/v1/checkpoints/latest", get, s.bounded(maxGetBodyBytes, s.getLatest))
 	s.route(mux, "/v1/checkpoints/stream", get, http.HandlerFunc(s.stream))
 	s.route(mux, "/v1/checkpoints/epoch/{n}", get, s.bounded(maxGetBodyBytes, s.getCheckpointByEpoch))
+	s.route(mux, "/v1/checkpoints/epoch/{n}/receipts", get, s.bounded(maxGetBodyBytes, s.getReceipts))
 	s.route(mux, "/v1/checkpoints/{hash}", get, s.bounded(maxGetBodyBytes, s.getCheckpointByHash))
 	s.route(mux, "/v1/checkpoints", get, s.bounded(maxGetBodyBytes, s.listCheckpoints))
 	s.route(mux, "/v1/txs", post, s.bounded(opts.MaxTxBodyBytes, s.submitTx))
@@ -405,6 +406,22 @@ func (s *server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, normalizeSnapshot(snap, s.opts.MaxSnapshotTxHashes))
+	return nil
+}
+
+func (s *server) getReceipts(w http.ResponseWriter, r *http.Request) error {
+	n, err := ParseEpoch(r.PathValue("n"))
+	if err != nil {
+		return err
+	}
+	rs, err := s.backend.Receipts(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	if rs.Receipts == nil {
+		rs.Receipts = []TxReceipt{}
+	}
+	writeJSON(w, http.StatusOK, rs)
 	return nil
 }
 

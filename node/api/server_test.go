@@ -496,3 +496,41 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptsRoute checks GET /v1/checkpoints/epoch/{n}/receipts through
+// the client: order, failed receipts with reasons, 404 beyond the chain.
+func TestReceiptsRoute(t *testing.T) {
+	b := newFakeBackend(5)
+	srv := httptest.NewServer(NewServer(b, Options{}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.Receipts(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Epoch != 3 || len(rs.Receipts) != 30 || !rs.Final {
+		t.Fatalf("receipts of epoch 3: epoch %d, %d receipts, final %v", rs.Epoch, len(rs.Receipts), rs.Final)
+	}
+	for i, r := range rs.Receipts {
+		if r.Index != uint32(i) || r.TxHash != testHash("rtx", 3000+uint64(i)) {
+			t.Fatalf("receipt %d out of order: %+v", i, r)
+		}
+		if (i%3 == 2) != (r.Status == ReceiptFailed) || (r.Status == ReceiptFailed && r.Error != "bad_nonce") {
+			t.Fatalf("receipt %d: %+v", i, r)
+		}
+	}
+	if _, err := c.Receipts(context.Background(), 9); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("receipts of epoch 9: %v, want ErrNotFound", err)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/v1/checkpoints/epoch/x/receipts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad epoch: status %d", resp.StatusCode)
+	}
+}

@@ -39,12 +39,33 @@ type Checkpoint struct {
 	Header hexutil.Bytes `json:"header"`
 }
 
-// Vote is one validator's signature over a checkpoint hash.
+// Vote is one validator's signature over a checkpoint hash. The signature
+// also covers the validator's recorded snapshot state (Recorded,
+// RecordedTimeMs), so a client needs those fields to verify it offline.
 type Vote struct {
 	Validator      common.Address `json:"validator"`
 	ValidatorIndex uint32         `json:"validator_index"`
+	// Recorded[k] is the highest seq of validator k this validator had
+	// delivered when it recorded its state for the epoch's snapshot.
+	Recorded []uint64 `json:"recorded"`
+	// RecordedTimeMs is the validator's clock when it recorded.
+	RecordedTimeMs int64 `json:"recorded_time_ms"`
 	// Signature is 65 bytes [R||S||V], V in {0,1}.
 	Signature hexutil.Bytes `json:"signature"`
+}
+
+// EpochReceipts is the body of GET /v1/checkpoints/epoch/{n}/receipts: the
+// receipts of an executed epoch in execution order.
+type EpochReceipts struct {
+	Epoch    uint64      `json:"epoch"`
+	Final    bool        `json:"final"`
+	Receipts []TxReceipt `json:"receipts"`
+}
+
+// TxReceipt is one transaction's receipt in an epoch.
+type TxReceipt struct {
+	TxHash common.Hash `json:"tx_hash"`
+	Receipt
 }
 
 // CheckpointPage is one page of GET /v1/checkpoints, newest first.

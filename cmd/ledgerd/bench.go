@@ -1,0 +1,482 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node"
+	"github.com/ledgerd/ledgerd/node/api"
+)
+
+// benchReport is what `ledgerd bench --json` prints.
+type benchReport struct {
+	Nodes           int                `json:"nodes"`
+	Accounts        int                `json:"accounts"`
+	DurationS       float64            `json:"duration_s"`
+	TargetRate      float64            `json:"target_rate"`
+	Submitted       uint64             `json:"submitted"`
+	Final           uint64             `json:"final"`
+	FinalTxPerS     float64            `json:"final_tx_per_s"`
+	SubmitToFinalMs percentiles        `json:"submit_to_final_ms"`
+	BoundaryToFinal percentiles        `json:"boundary_to_final_ms"`
+	Rejected        map[string]uint64  `json:"rejected"`
+	Epochs          uint64             `json:"epochs"`
+	Validators      []validatorMeasure `json:"validators"`
+}
+
+type percentiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+type validatorMeasure struct {
+	Name       string  `json:"name"`
+	PID        int     `json:"pid,omitempty"`
+	CPUSeconds float64 `json:"cpu_s"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+}
+
+func percentilesOf(ms []float64) percentiles {
+	if len(ms) == 0 {
+		return percentiles{}
+	}
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	at := func(q float64) float64 { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "bench (--devnet DIR | --nodes URL,... --faucet-key FILE) [--accounts N] [--duration D] [--rate R] [--json]", stderr)
+	devnetDir := fs.String("devnet", "", "devnet directory (reads devnet.json: nodes, faucet key, validator PIDs)")
+	nodesFlag := fs.String("nodes", "", "comma-separated node API URLs (instead of --devnet)")
+	faucetFlag := fs.String("faucet-key", "", "faucet key file (with --nodes)")
+	accounts := fs.Int("accounts", 200, "client accounts to fund and send from (1..100000)")
+	duration := fs.Duration("duration", 30*time.Second, "how long to submit (at most 1h)")
+	rate := fs.Float64("rate", 0, "target submissions per second over all nodes (0: as fast as accepted)")
+	drain := fs.Duration("drain", 15*time.Second, "how long to wait for submitted transactions to become final")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *accounts < 1 || *accounts > 100_000 {
+		return fmt.Errorf("%w: --accounts %d out of range [1, 100000]", errUsage, *accounts)
+	}
+	if *duration <= 0 || *duration > time.Hour {
+		return fmt.Errorf("%w: --duration %s out of range (0, 1h]", errUsage, *duration)
+	}
+	if *rate < 0 {
+		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
+	}
+	target, err := benchTarget(*devnetDir, *nodesFlag, *faucetFlag)
+	if err != nil {
+		return err
+	}
+	progress := stderr
+	if !*asJSON {
+		progress = stdout
+	}
+	rep, err := runBench(ctx, target, *accounts, *duration, *rate, *drain, progress)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, rep)
+	}
+	printBench(stdout, rep)
+	return nil
+}
+
+// benchTargetInfo is the network a bench run loads.
+type benchTargetInfo struct {
+	urls   []string
+	names  []string
+	pids   []int
+	faucet *ecdsa.PrivateKey
+	// genesis is known with --devnet; it places epoch boundaries exactly.
+	genesis *ledger.Genesis
+}
+
+// boundaryMs is the epoch-grid point at or before a checkpoint's time (its
+// marker times' median), or that time itself without a genesis.
+func (t benchTargetInfo) boundaryMs(timeMs int64) int64 {
+	g := t.genesis
+	if g == nil || timeMs < g.GenesisTimeMs {
+		return timeMs
+	}
+	l := int64(g.EpochLengthMs)
+	return g.GenesisTimeMs + (timeMs-g.GenesisTimeMs)/l*l
+}
+
+func benchTarget(devnetDir, nodes, faucetFile string) (benchTargetInfo, error) {
+	var t benchTargetInfo
+	switch {
+	case devnetDir != "" && nodes != "":
+		return t, fmt.Errorf("%w: give --devnet or --nodes, not both", errUsage)
+	case devnetDir != "":
+		data, err := os.ReadFile(filepath.Join(devnetDir, devnetFile))
+		if err != nil {
+			return t, fmt.Errorf("read devnet description: %w", err)
+		}
+		var info DevnetInfo
+		if err := json.Unmarshal(data, &info); err != nil {
+			return t, fmt.Errorf("%s: %w", devnetFile, err)
+		}
+		for _, n := range info.Nodes {
+			t.urls, t.names, t.pids = append(t.urls, n.API), append(t.names, n.Name), append(t.pids, n.PID)
+		}
+		faucetFile = info.FaucetKey
+		g, err := node.LoadGenesis(info.Genesis)
+		if err != nil {
+			return t, err
+		}
+		t.genesis = g
+	case nodes != "":
+		t.urls = splitList(nodes)
+		for i := range t.urls {
+			t.names = append(t.names, fmt.Sprintf("node%d", i))
+			t.pids = append(t.pids, 0)
+		}
+		if faucetFile == "" {
+			return t, fmt.Errorf("%w: --nodes needs --faucet-key", errUsage)
+		}
+	default:
+		return t, fmt.Errorf("%w: --devnet or --nodes is required", errUsage)
+	}
+	if len(t.urls) == 0 {
+		return t, fmt.Errorf("%w: no nodes", errUsage)
+	}
+	key, err := loadKey(faucetFile)
+	if err != nil {
+		return t, err
+	}
+	t.faucet = key
+	return t, nil
+}
+
+// procStat reads a process's CPU seconds (utime+stime) and peak RSS in MiB.
+func procStat(pid int) (cpu float64, peakMiB float64, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0, 0, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	const clkTck = 100 // USER_HZ on Linux
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			peakMiB = kb / 1024
+		}
+	}
+	return (ut + st) / clkTck, peakMiB, nil
+}
+
+type benchAccount struct {
+	key   *ecdsa.PrivateKey
+	addr  common.Address
+	nonce uint64
+	node  int
+}
+
+func runBench(ctx context.Context, t benchTargetInfo, nAccounts int, duration time.Duration, rate float64, drain time.Duration, progress io.Writer) (*benchReport, error) {
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	clients := make([]*api.Client, len(t.urls))
+	for i, u := range t.urls {
+		c, err := api.NewClient(u, httpc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: node %s: %v", errUsage, u, err)
+		}
+		clients[i] = c
+	}
+	st, err := clients[0].Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", t.urls[0], err)
+	}
+	chainID := st.ChainID
+	// Accounts are derived from a fixed seed and a run nonce so reruns on one
+	// network use fresh accounts.
+	run := time.Now().UnixNano()
+	accts := make([]*benchAccount, nAccounts)
+	for i := range accts {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("ledgerd-bench/%d/%d", run, i))))
+		if err != nil {
+			return nil, err
+		}
+		accts[i] = &benchAccount{key: k, addr: crypto.PubkeyToAddress(k.PublicKey), node: i % len(clients)}
+	}
+	// Fund every account through node 0 (one stream keeps the faucet's
+	// nonces in order), then wait for the last funding transfer.
+	fa, err := clients[0].Account(ctx, crypto.PubkeyToAddress(t.faucet.PublicKey), false)
+	if err != nil {
+		return nil, fmt.Errorf("faucet account: %w", err)
+	}
+	per := fa.Balance / uint64(nAccounts+1)
+	if per < 1000 {
+		return nil, fmt.Errorf("faucet holds %d, too little for %d accounts", fa.Balance, nAccounts)
+	}
+	per = min(per, 1<<40)
+	fmt.Fprintf(progress, "bench: funding %d accounts from the faucet…\n", nAccounts)
+	var last common.Hash
+	for i, a := range accts {
+		tx := ledger.Tx{ChainID: chainID, To: a.addr, Amount: per, Nonce: fa.Nonce + uint64(i)}
+		if err := tx.Sign(t.faucet); err != nil {
+			return nil, err
+		}
+		for {
+			last, err = clients[0].SubmitTx(ctx, tx.Encode())
+			if errors.Is(err, api.ErrMempoolFull) {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fund account %d: %w", i, err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ts, err := clients[0].WaitTx(wctx, last, 100*time.Millisecond)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("funding did not become final: %w", err)
+	}
+	if ts.Receipt == nil || ts.Receipt.Status != api.ReceiptOK {
+		return nil, fmt.Errorf("funding failed: %+v", ts.Receipt)
+	}
+
+	// Follow final checkpoints on node 0 and match receipts to submissions.
+	var (
+		mu        sync.Mutex
+		submitted = map[common.Hash]time.Time{}
+		latency   []float64
+		boundary  []float64
+		rejected  = map[string]uint64{}
+		final     atomic.Uint64
+		epochs    atomic.Uint64
+	)
+	cpu0 := make([]float64, len(t.pids))
+	for i, pid := range t.pids {
+		if pid > 0 {
+			cpu0[i], _, _ = procStat(pid)
+		}
+	}
+	followCtx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	startEpoch := ts.Epoch + 1
+	followDone := make(chan struct{})
+	go func() {
+		defer close(followDone)
+		cps, errs := clients[0].StreamCheckpoints(followCtx, startEpoch)
+		for {
+			select {
+			case cp, ok := <-cps:
+				if !ok {
+					return
+				}
+				now := time.Now()
+				rs, err := clients[0].Receipts(followCtx, cp.Epoch)
+				if err != nil {
+					continue
+				}
+				epochs.Add(1)
+				mu.Lock()
+				if cp.TxCount > 0 {
+					boundary = append(boundary, float64(now.UnixMilli()-t.boundaryMs(int64(cp.TimeMs))))
+				}
+				for _, r := range rs.Receipts {
+					at, ok := submitted[r.TxHash]
+					if !ok {
+						continue
+					}
+					delete(submitted, r.TxHash)
+					if r.Status != api.ReceiptOK {
+						rejected["receipt_"+r.Error]++
+						continue
+					}
+					final.Add(1)
+					latency = append(latency, float64(now.Sub(at).Microseconds())/1000)
+				}
+				mu.Unlock()
+			case <-errs:
+			case <-followCtx.Done():
+				return
+			}
+		}
+	}()
+
+	// Submit: one goroutine per node, round-robin over that node's accounts.
+	start := time.Now()
+	deadline := start.Add(duration)
+	var sent atomic.Uint64
+	var wg sync.WaitGroup
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(len(clients)) / rate)
+	}
+	const workersPerNode = 8
+	for ni := range clients {
+		var mine []*benchAccount
+		for _, a := range accts {
+			if a.node == ni {
+				mine = append(mine, a)
+			}
+		}
+		for w := 0; w < workersPerNode; w++ {
+			var share []*benchAccount
+			for j := w; j < len(mine); j += workersPerNode {
+				share = append(share, mine[j])
+			}
+			if len(share) == 0 {
+				continue
+			}
+			wg.Go(func() {
+				next := time.Now()
+				for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+					if interval > 0 {
+						next = next.Add(interval * workersPerNode)
+						if d := time.Until(next); d > 0 {
+							time.Sleep(d)
+						}
+					}
+					a := share[i%len(share)]
+					to := accts[(i+ni)%len(accts)].addr
+					tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: a.nonce}
+					if err := tx.Sign(a.key); err != nil {
+						return
+					}
+					at := time.Now()
+					h := tx.Hash()
+					mu.Lock()
+					submitted[h] = at
+					mu.Unlock()
+					_, err := clients[ni].SubmitTx(ctx, tx.Encode())
+					if err != nil {
+						mu.Lock()
+						delete(submitted, h)
+						var ae *api.APIError
+						if errors.As(err, &ae) {
+							rejected[ae.Code]++
+						} else {
+							rejected["transport"]++
+						}
+						mu.Unlock()
+						if errors.Is(err, api.ErrMempoolFull) {
+							time.Sleep(10 * time.Millisecond)
+						}
+						continue
+					}
+					a.nonce++
+					sent.Add(1)
+				}
+			})
+		}
+	}
+	// Progress line every second.
+	tick := time.NewTicker(time.Second)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-tick.C:
+			el := time.Since(start)
+			frac := min(1, el.Seconds()/duration.Seconds())
+			bar := strings.Repeat("#", int(frac*30)) + strings.Repeat(".", 30-int(frac*30))
+			fmt.Fprintf(progress, "\r[%s] %3.0f%%  submitted %d (%.0f/s)  final %d  epochs %d ", bar, frac*100,
+				sent.Load(), float64(sent.Load())/el.Seconds(), final.Load(), epochs.Load())
+		}
+	}
+	tick.Stop()
+	submitEnd := time.Now()
+	// Drain: wait for the outstanding submissions to become final.
+	drainEnd := time.Now().Add(drain)
+	for time.Now().Before(drainEnd) {
+		mu.Lock()
+		left := len(submitted)
+		mu.Unlock()
+		if left == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopFollow()
+	<-followDone
+	fmt.Fprintln(progress)
+	elapsed := submitEnd.Sub(start).Seconds()
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(submitted); n > 0 {
+		rejected["not_final_after_drain"] += uint64(n)
+	}
+	rep := &benchReport{Nodes: len(clients), Accounts: nAccounts, DurationS: elapsed, TargetRate: rate,
+		Submitted: sent.Load(), Final: final.Load(), FinalTxPerS: float64(final.Load()) / elapsed,
+		SubmitToFinalMs: percentilesOf(latency), BoundaryToFinal: percentilesOf(boundary),
+		Rejected: rejected, Epochs: epochs.Load()}
+	for i, pid := range t.pids {
+		vm := validatorMeasure{Name: t.names[i], PID: pid}
+		if pid > 0 {
+			if cpu, rss, err := procStat(pid); err == nil {
+				vm.CPUSeconds, vm.PeakRSSMiB = cpu-cpu0[i], rss
+			}
+		}
+		rep.Validators = append(rep.Validators, vm)
+	}
+	return rep, nil
+}
+
+func printBench(w io.Writer, r *benchReport) {
+	fmt.Fprintf(w, "nodes %d, accounts %d, submitted %d in %.1f s (target rate %.0f/s)\n", r.Nodes, r.Accounts, r.Submitted, r.DurationS, r.TargetRate)
+	fmt.Fprintf(w, "final: %d transactions, %.0f tx/s, %d epochs\n", r.Final, r.FinalTxPerS, r.Epochs)
+	fmt.Fprintf(w, "submit→final ms:   p50 %.0f  p95 %.0f  p99 %.0f\n", r.SubmitToFinalMs.P50, r.SubmitToFinalMs.P95, r.SubmitToFinalMs.P99)
+	fmt.Fprintf(w, "boundary→final ms: p50 %.0f  p95 %.0f  p99 %.0f\n", r.BoundaryToFinal.P50, r.BoundaryToFinal.P95, r.BoundaryToFinal.P99)
+	if len(r.Rejected) > 0 {
+		fmt.Fprintf(w, "rejected:")
+		for _, k := range slices.Sorted(mapKeys(r.Rejected)) {
+			fmt.Fprintf(w, " %s=%d", k, r.Rejected[k])
+		}
+		fmt.Fprintln(w)
+	}
+	for _, v := range r.Validators {
+		fmt.Fprintf(w, "  %-6s cpu %.1f s  peak RSS %.0f MiB\n", v.Name, v.CPUSeconds, v.PeakRSSMiB)
+	}
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
