@@ -54,3 +54,17 @@ func AddressFromPeerID(id peer.ID) (common.Address, error) {
 }
 
 func addressOfKey(key *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(key.PublicKey) }
+
+// PeerIDFromPublicKey returns the peer ID of the host whose validator key
+// has public key pub (e.g. a genesis validator's), so an address and a peer
+// ID can be checked against each other without the secret key.
+func PeerIDFromPublicKey(pub *ecdsa.PublicKey) (peer.ID, error) {
+	if pub == nil {
+		return "", errors.New("p2p: nil public key")
+	}
+	k, err := lpcrypto.UnmarshalSecp256k1PublicKey(crypto.CompressPubkey(pub))
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(k)
+}
