@@ -11,7 +11,7 @@ var (
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulation seed, with a verbose trace (0: run -sim.seeds seeds)")
 	simSeeds  = flag.Int("sim.seeds", 0, "number of simulation seeds to run (default 200, 20 with -short)")
 	simFirst  = flag.Uint64("sim.first", 1, "first seed of a multi-seed run")
-	simBudget = flag.Duration("sim.budget", 60*time.Second, "stop starting new seeds after this much time")
+	simBudget = flag.Duration("sim.budget", 50*time.Second, "stop starting new seeds after this much time")
 )
 
 func runSeed(t *testing.T, opts SimOptions) SimResult {
@@ -49,8 +49,9 @@ func TestSimulation(t *testing.T) {
 	}
 	start := time.Now()
 	var ran int
-	var worstLiveness int64
+	var worstLiveness, worstBound int64
 	var crashes, partitions int
+	var deferred, repairs uint64
 	for i := 0; i < seeds; i++ {
 		if time.Since(start) > *simBudget {
 			break
@@ -58,12 +59,17 @@ func TestSimulation(t *testing.T) {
 		seed := *simFirst + uint64(i)
 		res := runSeed(t, SwarmOptions(seed))
 		ran++
-		worstLiveness = max(worstLiveness, res.LivenessTicks)
+		if worstLiveness == 0 || res.LivenessTicks*worstBound > worstLiveness*res.LivenessBound {
+			worstLiveness, worstBound = res.LivenessTicks, res.LivenessBound
+		}
 		crashes += res.Crashes
 		partitions += res.Partitions
+		deferred += res.Deferred
+		repairs += res.Repairs
 	}
-	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions; slowest liveness phase %d ticks",
-		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, worstLiveness)
+	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions, %d repair requests, %d deferred deliveries; "+
+		"closest liveness phase %d of %d ticks",
+		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, repairs, deferred, worstLiveness, worstBound)
 	if ran == 0 {
 		t.Fatal("no seed ran within the time budget")
 	}

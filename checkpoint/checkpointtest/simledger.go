@@ -70,13 +70,18 @@ type SimResult struct {
 	Ticks      int64
 	// FinalEpochs is the lowest last final epoch over all validators at the end.
 	FinalEpochs uint64
-	// LivenessTicks is how long the liveness phase took to finalize K epochs.
+	// LivenessTicks is how long the liveness phase took to finalize K
+	// epochs, and LivenessBound the bound it had.
 	LivenessTicks int64
+	LivenessBound int64
 	Txs           uint64
 	Crashes       int
 	Partitions    int
 	Dropped       uint64
 	Repairs       uint64
+	// Deferred counts deliveries the Machine refused for now
+	// (ErrTooManyPending) and the shell retried later.
+	Deferred uint64
 }
 
 // simMessageKind says what a network message carries.
@@ -292,6 +297,7 @@ func (s *LedgerSim) Run() (SimResult, error) {
 		}
 	}
 	s.result.LivenessTicks = s.tick - start
+	s.result.LivenessBound = bound
 	s.result.Ticks = s.tick
 	if err := s.checker.final(); err != nil {
 		return s.result, err

@@ -79,6 +79,9 @@ type simValidator struct {
 	// stored, not yet accepted by the Machine (it answers ErrTooManyPending
 	// when an entry is too far ahead of its head); retried every tick.
 	deferred [][]stream.Entry
+	// stepped are the votes handed to the Machine since start, so a re-sent
+	// vote is not verified again; pruned below the last final epoch.
+	stepped map[simVoteKey]ledger.Hash
 	// corrupted is set once MutationCorruptState struck.
 	corrupted bool
 }
@@ -147,6 +150,7 @@ func (n *simValidator) start() error {
 		return n.fail("machine", "restore: %v", err)
 	}
 	n.m, n.up = m, true
+	n.stepped = make(map[simVoteKey]ledger.Hash)
 	if st.headEpoch() > 0 {
 		if err := s.checker.conservation(n); err != nil {
 			return err
@@ -400,6 +404,7 @@ func (n *simValidator) pump() error {
 			}
 			if err := n.m.Deliver(e, txs); err != nil {
 				if errors.Is(err, checkpoint.ErrTooManyPending) {
+					n.sim.result.Deferred++
 					break
 				}
 				return n.fail("machine", "deliver %d/%d (epoch %d, %v): %v", e.Origin, e.Seq, e.Epoch, e.Kind, err)
@@ -428,6 +433,13 @@ func (n *simValidator) stepVote(v checkpoint.Vote) error {
 		if _, ok := byValidator[v.Validator]; !ok {
 			byValidator[v.Validator] = v
 		}
+	}
+	key := simVoteKey{v.Validator, v.Epoch}
+	if h, ok := n.stepped[key]; ok && h == v.Hash {
+		return nil
+	}
+	if v.Epoch > st.lastFinal() {
+		n.stepped[key] = v.Hash
 	}
 	if err := n.m.StepVote(v); err != nil && !errors.Is(err, checkpoint.ErrVoteOutOfWindow) {
 		return n.fail("machine", "vote of %d for epoch %d: %v", v.Validator, v.Epoch, err)
@@ -578,6 +590,11 @@ func (n *simValidator) persistFinal(c checkpoint.Certified) error {
 	}
 	st.final = append(st.final, c)
 	delete(st.received, c.Header.Epoch)
+	for k := range n.stepped {
+		if k.epoch <= c.Header.Epoch {
+			delete(n.stepped, k)
+		}
+	}
 	delete(st.ownVotes, c.Header.Epoch)
 	n.sim.tracef("v%d final epoch %d (%d votes)", n.index, c.Header.Epoch, len(c.Certificate.Votes))
 	return nil
