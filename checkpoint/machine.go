@@ -284,6 +284,24 @@ func (m *Machine) NextSeq() uint64 { return m.nextSeq }
 // Delivered returns the highest seq delivered from each validator.
 func (m *Machine) Delivered() []uint64 { return slices.Clone(m.delivered) }
 
+// StreamPositions returns where each validator's stream resumes after what
+// the machine has been handed (delivered or held back by the clock guard):
+// the next seq and the epoch of the last marker. The network layer's
+// sequencer starts from it after a restart.
+func (m *Machine) StreamPositions() []stream.OriginStart {
+	out := make([]stream.OriginStart, m.n)
+	for k := range out {
+		out[k] = stream.OriginStart{NextSeq: m.delivered[k] + 1, ClosedEpoch: m.lastMarker[k]}
+		for _, h := range m.held[k] {
+			out[k].NextSeq = h.e.Seq + 1
+			if h.e.Kind == stream.KindMarker {
+				out[k].ClosedEpoch = h.e.Epoch
+			}
+		}
+	}
+	return out
+}
+
 // CurrentEpoch is the epoch this node's next batch belongs to.
 func (m *Machine) CurrentEpoch() uint64 { return m.ownEpoch }
 
@@ -335,6 +353,9 @@ func (m *Machine) ObserveMempool(n int) { m.mempool = n }
 func (m *Machine) Tick(nowMs int64) error {
 	if nowMs > m.nowMs {
 		m.nowMs = nowMs
+	}
+	if err := m.executeReady(); err != nil {
+		return err
 	}
 	for k := range m.held {
 		if err := m.releaseHeld(uint32(k)); err != nil {
@@ -411,10 +432,10 @@ func (m *Machine) ReplayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
 	if e.Origin != m.cfg.Self || e.Seq != m.nextSeq || e.Epoch != m.ownEpoch {
 		return fmt.Errorf("%w: replay of own seq %d epoch %d, want seq %d epoch %d", ErrStreamBroken, e.Seq, e.Epoch, m.nextSeq, m.ownEpoch)
 	}
-	m.nextSeq++
-	m.delivered[m.cfg.Self] = e.Seq
 	switch e.Kind {
 	case stream.KindBatch:
+		m.nextSeq++
+		m.delivered[m.cfg.Self] = e.Seq
 		es := m.epoch(e.Epoch)
 		es.txs[m.cfg.Self] = append(es.txs[m.cfg.Self], txs...)
 		es.txCount += uint64(len(txs))
@@ -431,7 +452,12 @@ func (m *Machine) ReplayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
 		if err != nil {
 			return err
 		}
+		// Fix found by the simulator (seed 3): record before the marker
+		// counts as delivered, as afterStep does (record-before-send), so
+		// Recorded[self] < Cut[self] holds in the re-signed vote too.
 		m.recordLocal(e.Epoch, true)
+		m.nextSeq++
+		m.delivered[m.cfg.Self] = e.Seq
 		es.record.RecordedTimeMs = mk.TimeMs
 		es.cut[m.cfg.Self] = e.Seq
 		es.markerTime[m.cfg.Self] = mk.TimeMs
@@ -486,10 +512,17 @@ func (m *Machine) releaseHeld(k uint32) error {
 		if h.e.Kind == stream.KindMarker && m.early(h.e.Epoch) {
 			return nil
 		}
-		m.held[k] = m.held[k][1:]
 		if err := m.deliver(h.e, h.txs); err != nil {
+			if errors.Is(err, ErrTooManyPending) {
+				// Fix found by the simulator (seed 2): an entry tagged too
+				// far beyond our head used to be popped and then lost, and
+				// Tick failed. It stays held, in order, and is retried at a
+				// later Tick once the head has advanced.
+				return nil
+			}
 			return err
 		}
+		m.held[k] = m.held[k][1:]
 	}
 	m.held[k] = nil
 	return nil
@@ -590,6 +623,13 @@ func (m *Machine) afterCompleted(done []SnapshotID) error {
 // executeReady executes, in order, every epoch complete at this node.
 func (m *Machine) executeReady() error {
 	for {
+		if len(m.pending.Epochs) > 0 {
+			// Fix found by the simulator (seed 11): the State serves a
+			// Commit's nodes from memory only until the next Commit, so the
+			// shell must persist this epoch's nodes (Ready, Advance) before
+			// the next epoch executes; Tick resumes execution.
+			return nil
+		}
 		ep := m.head.Epoch + 1
 		es := m.epochs[ep]
 		if es == nil || !es.complete {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	lpcrypto "github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/ledgerd/ledgerd/p2p"
 )
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,12 +82,8 @@ func loadKey(path string) (*ecdsa.PrivateKey, error) {
 }
 
 // peerIDOf is the libp2p peer ID of a validator key (LIBRARIES.md §2.1).
-func peerIDOf(key *ecdsa.PrivateKey) (peer.ID, error) {
-	lk, err := lpcrypto.UnmarshalSecp256k1PrivateKey(crypto.FromECDSA(key))
-	if err != nil {
-		return "", err
-	}
-	return peer.IDFromPrivateKey(lk)
+func peerIDOf(key *ecdsa.PrivateKey) (fmt.Stringer, error) {
+	return p2p.PeerIDFromKey(key)
 }
 
 func printKey(w io.Writer, key *ecdsa.PrivateKey) error {
