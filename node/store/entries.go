@@ -32,6 +32,8 @@ func (s *Store) PutEntry(origin uint32, seq uint64, data []byte) error {
 	defer s.mu.RUnlock()
 	key := entryKey(origin, seq)
 	val := bytes.Clone(data)
+	s.rmwMu.Lock()
+	defer s.rmwMu.Unlock()
 	err := s.update(func(txn *badger.Txn) error {
 		old, err := getIn(txn, key)
 		if err == nil {
@@ -181,6 +183,8 @@ func (s *Store) PutVote(epoch uint64, validator uint32, data []byte) error {
 	defer s.mu.RUnlock()
 	key := voteKey(epoch, validator)
 	val := bytes.Clone(data)
+	s.rmwMu.Lock()
+	defer s.rmwMu.Unlock()
 	err := s.update(func(txn *badger.Txn) error {
 		old, err := getIn(txn, key)
 		if err == nil {

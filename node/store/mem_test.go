@@ -128,10 +128,25 @@ func runMemHelper(t *testing.T, total int64, env string) memReport {
 
 // BenchmarkCommitEpoch commits one epoch of 10k transfers' worth of
 // content (25k nodes of 150 B, 10k tx index entries, 400 KB receipts) per
-// iteration with DefaultOptions, followed by Sync as the node does before
-// voting.
+// iteration, followed by Sync as the node does before voting, with the
+// default (small) profile and with a medium one (8 MiB memtables) for
+// comparison.
 func BenchmarkCommitEpoch(b *testing.B) {
-	s, err := Open(b.TempDir(), DefaultOptions())
+	medium := DefaultOptions()
+	medium.MemTableSize = 8 << 20
+	medium.BaseTableSize = 2 << 20
+	medium.BlockCacheSize = 8 << 20
+	profiles := []struct {
+		name string
+		opts Options
+	}{{"default", DefaultOptions()}, {"memtable8MiB", medium}}
+	for _, p := range profiles {
+		b.Run(p.name, func(b *testing.B) { benchCommitEpoch(b, p.opts) })
+	}
+}
+
+func benchCommitEpoch(b *testing.B, opts Options) {
+	s, err := Open(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}

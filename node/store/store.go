@@ -98,6 +98,10 @@ type Store struct {
 	log    *slog.Logger
 	// commitMu serializes CommitEpoch so that the head only moves forward.
 	commitMu sync.Mutex
+	// rmwMu serializes the read-modify-write transactions (PutEntry,
+	// PutVote). Badger's conflict detection is off (it costs an allocation
+	// per written key), so this mutex is what makes them safe.
+	rmwMu sync.Mutex
 	// head caches the committed head; nil when no epoch was ever committed.
 	// It changes only after the Badger transaction that moved it commits.
 	head atomic.Pointer[Head]
@@ -268,6 +272,9 @@ func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
 		WithCompression(options.None).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).
+		// Read-modify-write transactions are serialized by Store.rmwMu and
+		// CommitEpoch by commitMu; conflict tracking would only cost.
+		WithDetectConflicts(false).
 		WithLogger(badgerLogger{logger})
 }
 
@@ -414,17 +421,10 @@ func (s *Store) get(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-// update runs fn in one Badger transaction, retrying on conflicts, and maps
-// ErrTxnTooBig to ErrTooLarge.
+// update runs fn in one Badger transaction and maps ErrTxnTooBig to
+// ErrTooLarge.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	const maxAttempts = 16
-	var err error
-	for range maxAttempts {
-		err = s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
-			break
-		}
-	}
+	err := s.db.Update(fn)
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return fmt.Errorf("%w: %v", ErrTooLarge, err)
 	}
