@@ -39,7 +39,8 @@ type Config struct {
 	// ClockSkewMs is how far ahead of our clock a peer's epoch boundary may be
 	// before its marker is held back (DESIGN.md §5, clock guard).
 	ClockSkewMs int64
-	// MaxHeldEntries bounds the entries held back behind early markers, per origin.
+	// MaxHeldEntries bounds, per origin, the entries held back behind an
+	// early marker or beyond the in-flight window while this node catches up.
 	MaxHeldEntries int
 	// MaxEpochTxs starts a snapshot early once this many transactions were
 	// delivered in the current epoch; 0 takes the genesis value (0 = no bound).
@@ -48,7 +49,7 @@ type Config struct {
 
 // DefaultConfig returns a config with moderate bounds.
 func DefaultConfig(g *ledger.Genesis, self uint32) Config {
-	return Config{Genesis: g, Self: self, MaxEpochsInFlight: 8, ClockSkewMs: 500, MaxHeldEntries: 4096,
+	return Config{Genesis: g, Self: self, MaxEpochsInFlight: 8, ClockSkewMs: 500, MaxHeldEntries: 1 << 16,
 		MaxEpochTxs: g.MaxEpochTxs}
 }
 
@@ -357,10 +358,8 @@ func (m *Machine) Tick(nowMs int64) error {
 	if err := m.executeReady(); err != nil {
 		return err
 	}
-	for k := range m.held {
-		if err := m.releaseHeld(uint32(k)); err != nil {
-			return err
-		}
+	if err := m.drainHeld(); err != nil {
+		return err
 	}
 	return m.maybeStart()
 }
@@ -482,18 +481,27 @@ func (m *Machine) Deliver(e stream.Entry, txs []ledger.CheckedTx) error {
 	if int(k) >= m.n {
 		return fmt.Errorf("%w: origin %d of %d", ErrStreamBroken, k, m.n)
 	}
-	if len(m.held[k]) > 0 {
+	if len(m.held[k]) > 0 || m.blocked(e) {
 		if len(m.held[k]) >= m.cfg.MaxHeldEntries {
-			return fmt.Errorf("%w: origin %d", ErrTooManyPending, k)
+			return fmt.Errorf("%w: origin %d has %d entries held", ErrTooManyPending, k, len(m.held[k]))
 		}
 		m.held[k] = append(m.held[k], heldEntry{e, txs})
-		return nil
+		return m.drainHeld()
 	}
-	if e.Kind == stream.KindMarker && m.early(e.Epoch) {
-		m.held[k] = append(m.held[k], heldEntry{e, txs})
-		return nil
+	if err := m.deliver(e, txs); err != nil {
+		return err
 	}
-	return m.deliver(e, txs)
+	return m.drainHeld()
+}
+
+// blocked reports whether e must wait: a marker beyond the clock guard, or
+// an entry of an epoch beyond the in-flight window (a peer far ahead while
+// this node catches up). Held entries keep their per-origin order.
+func (m *Machine) blocked(e stream.Entry) bool {
+	if e.Epoch > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight)+1 {
+		return true
+	}
+	return e.Kind == stream.KindMarker && m.early(e.Epoch)
 }
 
 // early reports whether a marker of epoch lies beyond the clock guard.
@@ -506,25 +514,25 @@ func (m *Machine) early(epoch uint64) bool {
 	return m.cfg.MaxEpochTxs == 0 || es == nil || es.txCount < m.cfg.MaxEpochTxs
 }
 
-func (m *Machine) releaseHeld(k uint32) error {
-	for len(m.held[k]) > 0 {
-		h := m.held[k][0]
-		if h.e.Kind == stream.KindMarker && m.early(h.e.Epoch) {
-			return nil
-		}
-		if err := m.deliver(h.e, h.txs); err != nil {
-			if errors.Is(err, ErrTooManyPending) {
-				// Fix found by the simulator (seed 2): an entry tagged too
-				// far beyond our head used to be popped and then lost, and
-				// Tick failed. It stays held, in order, and is retried at a
-				// later Tick once the head has advanced.
-				return nil
+// drainHeld delivers held entries whose wait is over, across all origins,
+// until none can move: executing an epoch may unblock another origin.
+func (m *Machine) drainHeld() error {
+	for progress := true; progress; {
+		progress = false
+		for k := range m.held {
+			for len(m.held[k]) > 0 && !m.blocked(m.held[k][0].e) {
+				h := m.held[k][0]
+				m.held[k] = m.held[k][1:]
+				if err := m.deliver(h.e, h.txs); err != nil {
+					return err
+				}
+				progress = true
 			}
-			return err
+			if len(m.held[k]) == 0 {
+				m.held[k] = nil
+			}
 		}
-		m.held[k] = m.held[k][1:]
 	}
-	m.held[k] = nil
 	return nil
 }
 
