@@ -132,7 +132,9 @@ func (b *fakeBackend) Status(context.Context) (api.Status, error) {
 	}, nil
 }
 
-func (b *fakeBackend) LatestCheckpoint(context.Context) (api.Checkpoint, error) { return b.latest(), nil }
+func (b *fakeBackend) LatestCheckpoint(context.Context) (api.Checkpoint, error) {
+	return b.latest(), nil
+}
 
 func (b *fakeBackend) Checkpoint(_ context.Context, epoch uint64) (api.Checkpoint, error) {
 	b.mu.Lock()
@@ -260,3 +262,9 @@ func (b *fakeBackend) Validators(context.Context) ([]api.Validator, error) {
 }
 
 var _ api.Backend = (*fakeBackend)(nil)
+
+// Receipts is part of api.Backend (added by the lead for bench and the
+// explorer): the fake has no receipts, so every epoch is unknown.
+func (b *fakeBackend) Receipts(_ context.Context, epoch uint64) (api.EpochReceipts, error) {
+	return api.EpochReceipts{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
+}

@@ -40,7 +40,7 @@
   function svg(tag, attrs, ...children) { return fill(document.createElementNS(SVG_NS, tag), attrs, children); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
-  function short(h) { return typeof h === 'string' && h.length > 14 ? h.slice(0, 8) + '…' + h.slice(-4) : String(h); }
+  function short(h) { return typeof h === 'string' && h.length > 14 ? h.slice(0, 6) + '…' + h.slice(-4) : String(h); }
   function fmtTime(ms) {
     if (!ms) return 'unknown';
     const d = new Date(ms);
@@ -235,6 +235,7 @@
     const view = $('view');
     const r = currentRoute();
     const stale = () => seq !== state.renderSeq;
+    if (r.kind !== 'latest' && r.kind !== 'epoch' && r.kind !== 'cp') { state.selectedEpoch = null; markSelected(); }
     const show = (...nodes) => { if (!stale()) clear(view).append(...nodes); };
     if (!view.firstChild) view.append(el('p', { class: 'muted' }, 'loading…'));
     try {
@@ -320,12 +321,12 @@
       voteRows.push(el('tr', { class: 'vote ' + (v ? 'yes' : 'no'), 'data-validator': i, 'data-signed': String(!!v) },
         el('td', {}, '#' + i + ' ', el('b', {}, validatorName(i))),
         el('td', { class: 'mono', title: val ? val.address : '' }, val ? short(val.address) : ''),
-        el('td', {}, v ? '✓ signed' : '— no vote held'),
-        el('td', { class: 'mono', title: v ? v.signature : '' }, v ? short(v.signature) : '')));
+        el('td', { title: v ? 'signature ' + v.signature : 'this node holds no vote of #' + i + ' for this checkpoint' }, v ? '✓ signed' : '— no vote')));
     }
     return el('section', { class: 'checkpoint', 'data-epoch': cp.epoch },
       el('h2', {}, 'Checkpoint #' + cp.epoch + ' ', el('span', { class: 'badge ' + (cp.final ? 'final' : 'pending') }, cp.final ? 'final' : 'not final')),
       nav,
+      el('div', { class: 'cpgrid' },
       el('table', { class: 'fields' }, el('tbody', {},
         field('hash', el('span', { class: 'mono' }, cp.hash)),
         field('prev_hash', ...prev),
@@ -335,8 +336,9 @@
         field('cut', el('span', { class: 'mono', id: 'cut' }, '[' + cp.cut.join(', ') + ']'), el('span', { class: 'muted' }, ' seq of each validator\'s marker')),
         field('transactions', String(cp.tx_count)),
         field('time', fmtTime(cp.time_ms)))),
-      el('h3', {}, 'Votes ', el('span', { class: 'muted', id: 'vote-count' }, cp.votes.length + ' of ' + n + ' validators signed')),
-      el('table', { class: 'votes' }, el('tbody', {}, voteRows)));
+      el('div', {},
+        el('h3', { class: 'votes-title' }, 'Votes ', el('span', { class: 'muted', id: 'vote-count' }, cp.votes.length + ' of ' + n + ' validators signed')),
+        el('table', { class: 'votes' }, el('tbody', {}, voteRows)))));
   }
 
   // ---- the space-time diagram ------------------------------------------------------
@@ -371,11 +373,11 @@
     const root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'spacetime', role: 'img', id: 'spacetime', 'data-epoch': snap.epoch,
       'aria-label': 'space-time diagram of the global snapshot of epoch ' + snap.epoch });
     root.appendChild(svg('defs', {},
-      svg('marker', { id: 'ah-inflight', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      svg('marker', { id: 'ah-inflight', viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 11, markerHeight: 11, orient: 'auto-start-reverse' },
         svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah-inflight' })),
-      svg('marker', { id: 'ah-marker', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' },
+      svg('marker', { id: 'ah-marker', viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' },
         svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah-marker' })),
-      svg('marker', { id: 'ah-time', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' },
+      svg('marker', { id: 'ah-time', viewBox: '0 0 10 10', refX: 9, refY: 5, markerUnits: 'userSpaceOnUse', markerWidth: 9, markerHeight: 9, orient: 'auto' },
         svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'ah-time' }))));
 
     // Before-the-cut region and the cut itself.
@@ -391,7 +393,9 @@
     for (let i = 0; i < n; i++) {
       root.appendChild(svg('line', { x1: left, y1: y(i), x2: right + 14, y2: y(i), class: 'process', 'marker-end': 'url(#ah-time)' }));
       root.appendChild(svg('text', { x: left - 12, y: y(i) - 2, class: 'vname', 'text-anchor': 'end' }, '#' + i + ' ' + validatorName(i)));
-      root.appendChild(svg('text', { x: left - 12, y: y(i) + 13, class: 'vsub', 'text-anchor': 'end' }, 'marker seq ' + (snap.cut[i] !== undefined ? snap.cut[i] : '?')));
+      const nd = byIndex.get(i);
+      const when = !nd ? 'no record' : nd.time_ms && t0 ? 'rec +' + (nd.time_ms - t0) + ' ms' : 'rec time ?';
+      root.appendChild(svg('text', { x: left - 12, y: y(i) + 13, class: 'vsub', 'text-anchor': 'end' }, when + ' · marker seq ' + (snap.cut[i] !== undefined ? snap.cut[i] : '?')));
     }
 
     // Markers: sent at the sender's recording point, received at or after the
@@ -421,8 +425,10 @@
     for (const [i, ch] of chans) {
       const k = ch.from;
       if (k >= n || i >= n) continue;
-      const x1 = Math.max(left + 4, cx(k) - 30 - 14 * outCount[k]++);
-      const x2 = Math.min(right, cx(i) + 30 + 14 * inCount[i]++);
+      // Start left of both recording points and end right of both, so the
+      // arrow crosses the cut segment between the two rows clearly.
+      const x1 = Math.max(left + 4, Math.min(cx(k), cx(i)) - 36 - 14 * outCount[k]++);
+      const x2 = Math.min(right, Math.max(cx(k), cx(i)) + 36 + 14 * inCount[i]++);
       const mx = (x1 + x2) / 2, my = (y(k) + y(i)) / 2;
       const label = plural(ch.count, 'entry', 'entries') + ' · ' + ch.tx_count + ' tx';
       const hashes = ch.tx_hashes || [];
@@ -450,7 +456,6 @@
           '\nthen sent MARKER(' + snap.epoch + ') as seq ' + snap.cut[i]
         : '#' + i + ': no recorded state held by this node (its vote is missing)';
       root.appendChild(svg('circle', { cx: cx(i), cy: y(i), r: 7, class: 'rec' + (nd ? '' : ' missing'), 'data-validator': i }, svg('title', {}, tip)));
-      if (nd && nd.time_ms && t0) root.appendChild(svg('text', { x: cx(i) + 10, y: y(i) - 8, class: 'rectime' }, '+' + (nd.time_ms - t0) + ' ms'));
     }
 
     // Time axis.
@@ -461,7 +466,8 @@
       root.appendChild(svg('line', { x1: x(t), y1: axisY - 3, x2: x(t), y2: axisY + 3, class: 'axis' }));
       root.appendChild(svg('text', { x: x(t), y: axisY + 15, class: 'tick', 'text-anchor': 'middle' }, (t - t0 >= 0 ? '+' : '') + Math.round(t - t0) + ' ms'));
     }
-    root.appendChild(svg('text', { x: left - 12, y: axisY + 4, class: 'vsub', 'text-anchor': 'end' }, known.length ? 'time, 0 = ' + fmtTime(t0).slice(11) : 'time unknown'));
+    root.appendChild(svg('text', { x: left - 12, y: axisY + 4, class: 'vsub', 'text-anchor': 'end' }, 'local time'));
+    root.appendChild(svg('text', { x: left - 12, y: axisY + 17, class: 'vsub', 'text-anchor': 'end' }, known.length ? '0 = ' + fmtTime(t0).slice(11, 23) : 'unknown'));
 
     // Summary, consistency check and channel table.
     let entries = 0, txs = 0, violations = [];
@@ -550,7 +556,7 @@
         field('at epoch', el('a', { href: '#/epoch/' + acc.epoch }, String(acc.epoch))),
         field('state_root', el('span', { class: 'mono' }, acc.state_root)))),
       el('h3', {}, 'Proof status'), el('ul', { class: 'checks' }, checks),
-      el('p', { class: 'muted' }, 'The browser checks that the first proof node hashes to the state root and that each node is referenced by its parent; decoding the path to the account (full verification) is done by `ledgerd account --proof`.')));
+      el('p', { class: 'muted' }, 'The browser checks that the first proof node hashes to the state root and that each node is referenced by its parent; decoding the path to the account (full verification) is done by "ledgerd account --proof".')));
   }
   function check(ok, good, bad, id) { return el('li', { class: ok ? 'ok' : 'bad', id, 'data-ok': String(ok) }, (ok ? '✓ ' : '✗ ') + (ok ? good : bad)); }
 
