@@ -362,10 +362,10 @@
     const pad = Math.max((t1 - t0) * 0.6, 10);
     const d0 = t0 - pad, d1 = t1 + pad;
 
-    const W = 960, left = 150, right = W - 40, top = 54;
+    const W = 960, left = 172, right = W - 40, top = 54;
     const rowH = Math.max(34, Math.min(80, Math.floor(420 / Math.max(n - 1, 1))));
     const bottom = top + (n - 1) * rowH;
-    const H = bottom + 64;
+    const H = bottom + 80;
     const x = (t) => left + (t - d0) / (d1 - d0) * (right - left);
     const y = (i) => top + i * rowH;
     const cx = (i) => x(tOf(i));
@@ -394,7 +394,7 @@
       root.appendChild(svg('line', { x1: left, y1: y(i), x2: right + 14, y2: y(i), class: 'process', 'marker-end': 'url(#ah-time)' }));
       root.appendChild(svg('text', { x: left - 12, y: y(i) - 2, class: 'vname', 'text-anchor': 'end' }, '#' + i + ' ' + validatorName(i)));
       const nd = byIndex.get(i);
-      const when = !nd ? 'no record' : nd.time_ms && t0 ? 'rec +' + (nd.time_ms - t0) + ' ms' : 'rec time ?';
+      const when = !nd ? 'no record' : nd.time_ms && t0 ? '+' + (nd.time_ms - t0) + ' ms' : 'time ?';
       root.appendChild(svg('text', { x: left - 12, y: y(i) + 13, class: 'vsub', 'text-anchor': 'end' }, when + ' · marker seq ' + (snap.cut[i] !== undefined ? snap.cut[i] : '?')));
     }
 
@@ -427,9 +427,11 @@
       if (k >= n || i >= n) continue;
       // Start left of both recording points and end right of both, so the
       // arrow crosses the cut segment between the two rows clearly.
-      const x1 = Math.max(left + 4, Math.min(cx(k), cx(i)) - 36 - 14 * outCount[k]++);
-      const x2 = Math.min(right, Math.max(cx(k), cx(i)) + 36 + 14 * inCount[i]++);
-      const mx = (x1 + x2) / 2, my = (y(k) + y(i)) / 2;
+      const extra = Math.max(36, Math.abs(cx(k) - cx(i)) / 2);
+      const x1 = Math.max(left + 4, Math.min(cx(k), cx(i)) - extra - 14 * outCount[k]++);
+      const x2 = Math.min(right, Math.max(cx(k), cx(i)) + extra + 14 * inCount[i]++);
+      // The label sits past the middle, clear of the cut line it crosses.
+      const mx = x1 + (x2 - x1) * 0.7, my = y(k) + (y(i) - y(k)) * 0.7;
       const label = plural(ch.count, 'entry', 'entries') + ' · ' + ch.tx_count + ' tx';
       const hashes = ch.tx_hashes || [];
       const tip = 'in flight #' + k + ' → #' + i + ' at the cut: seq ' + ch.first_seq + '…' + ch.last_seq + ', ' + label +
@@ -467,7 +469,8 @@
       root.appendChild(svg('text', { x: x(t), y: axisY + 15, class: 'tick', 'text-anchor': 'middle' }, (t - t0 >= 0 ? '+' : '') + Math.round(t - t0) + ' ms'));
     }
     root.appendChild(svg('text', { x: left - 12, y: axisY + 4, class: 'vsub', 'text-anchor': 'end' }, 'local time'));
-    root.appendChild(svg('text', { x: left - 12, y: axisY + 17, class: 'vsub', 'text-anchor': 'end' }, known.length ? '0 = ' + fmtTime(t0).slice(11, 23) : 'unknown'));
+    root.appendChild(svg('text', { x: (left + right) / 2, y: axisY + 30, class: 'vsub', 'text-anchor': 'middle' },
+      known.length ? 'ms after the first recording point, ' + fmtTime(t0) + ' (each validator\'s own clock)' : 'recording times unknown'));
 
     // Summary, consistency check and channel table.
     let entries = 0, txs = 0, violations = [];
