@@ -11,7 +11,7 @@ var (
 	simSeed   = flag.Uint64("sim.seed", 0, "run only this simulation seed, with a verbose trace (0: run -sim.seeds seeds)")
 	simSeeds  = flag.Int("sim.seeds", 0, "number of simulation seeds to run (default 200, 20 with -short)")
 	simFirst  = flag.Uint64("sim.first", 1, "first seed of a multi-seed run")
-	simBudget = flag.Duration("sim.budget", 50*time.Second, "stop starting new seeds after this much time")
+	simBudget = flag.Duration("sim.budget", 45*time.Second, "stop starting new seeds after this much time")
 )
 
 func runSeed(t *testing.T, opts SimOptions) SimResult {

@@ -242,6 +242,6 @@ func SwarmOptions(seed uint64) SimOptions {
 	o.RepairMaxEntries = int(pickInt(8, 64))
 	o.StatusIntervalTicks = pickInt(5, 20)
 	o.VoteResendIntervalTicks = pickInt(10, 40)
-	o.FaultTicks = pickInt(400, 800, 1500)
+	o.FaultTicks = pickInt(300, 600, 1200)
 	return o
 }
