@@ -180,6 +180,9 @@ func TestBrowser(t *testing.T) {
 	// Search by epoch number.
 	b.eval(t, `document.getElementById('q').value = '4', document.getElementById('search').requestSubmit(), true`, nil)
 	b.waitFor(t, `document.querySelector('section.checkpoint[data-epoch="4"]')`)
+	// Search by transaction hash.
+	b.eval(t, `document.getElementById('q').value = `+js(finalTx.Hex())+`, document.getElementById('search').requestSubmit(), true`, nil)
+	b.waitFor(t, `location.hash === `+js("#/tx/"+finalTx.Hex())+` && document.getElementById('receipt')`)
 	checkConsole(t, b, nil)
 	// A hash nobody knows: the page says so; the browser logs the API's 404
 	// for the checkpoint lookup, and nothing else.

@@ -270,6 +270,10 @@
 
   async function showSearch(q, show) {
     if (isHash(q)) {
+      // Transaction first: an unknown one is a 200, so a valid search of
+      // either kind makes no failed request (browsers log those).
+      const tx = await api('/v1/txs/' + q);
+      if (tx.status !== 'unknown') { location.replace('#/tx/' + q); return; }
       try {
         const cp = await api('/v1/checkpoints/' + q);
         location.replace('#/cp/' + cp.hash);
@@ -277,8 +281,6 @@
       } catch (e) {
         if (!(e instanceof APIError) || e.status !== 404) throw e;
       }
-      const tx = await api('/v1/txs/' + q);
-      if (tx.status !== 'unknown') { location.replace('#/tx/' + q); return; }
       return show(problem('No checkpoint or transaction has hash ' + q + '.'));
     }
     show(problem('Search for an epoch number, a checkpoint or transaction hash (0x + 64 hex digits) or an address (0x + 40 hex digits); "' + q + '" is none of these.'));
