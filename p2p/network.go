@@ -102,6 +102,8 @@ type Network struct {
 	// heads[i] is the highest contiguous seq delivered from origin i,
 	// written by the sequencer goroutine, read by the status handler.
 	heads []atomic.Uint64
+	// repairing[i] is true while a repair of origin i is queued or running.
+	repairing []atomic.Bool
 
 	handlersMu sync.RWMutex
 	handlers   map[byte]Handler
@@ -137,11 +139,12 @@ func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 		startAt:    time.Now(),
 		inbound:    make(chan inboundEntry, cfg.InboundQueue),
 		known:      make(chan knownHead, 4*len(cfg.Validators)),
-		repairs:    make(chan stream.Gap, 256),
+		repairs:    make(chan stream.Gap, len(cfg.Validators)),
 		deliveries: make(chan stream.Entry, cfg.DeliveryQueue),
 		voteCh:     make(chan Vote, cfg.VoteQueue),
 		evidence:   make(chan stream.Evidence, 64),
 		heads:      make([]atomic.Uint64, len(cfg.Validators)),
+		repairing:  make([]atomic.Bool, len(cfg.Validators)),
 		handlers:   make(map[byte]Handler),
 		serving:    make(map[peer.ID]int),
 	}
@@ -459,12 +462,27 @@ func (n *Network) sequenceLoop(seq *stream.Sequencer) {
 		case k := <-n.known:
 			_ = seq.NoteKnown(k.origin, k.seq, n.now())
 		case <-tick.C:
-			for _, g := range seq.Gaps(n.now()) {
-				select {
-				case n.repairs <- g:
-				default: // repair backlog full: the gap is reported again later
-				}
-			}
+			n.scheduleRepairs(seq.Gaps(n.now()))
+		}
+	}
+}
+
+// scheduleRepairs merges each origin's gaps into one range and queues it,
+// unless a repair of that origin is still running: stale duplicates of a
+// gap would otherwise pile up behind slow peers and delay fresh ones.
+func (n *Network) scheduleRepairs(gaps []stream.Gap) {
+	for k := 0; k < len(gaps); {
+		g := gaps[k]
+		for k++; k < len(gaps) && gaps[k].Origin == g.Origin; k++ {
+			g.To = gaps[k].To
+		}
+		if !n.repairing[g.Origin].CompareAndSwap(false, true) {
+			continue
+		}
+		select {
+		case n.repairs <- g:
+		default: // backlog full: the gap is reported again later
+			n.repairing[g.Origin].Store(false)
 		}
 	}
 }
@@ -778,6 +796,7 @@ func (n *Network) repairLoop() {
 			return
 		case g := <-n.repairs:
 			n.repair(g)
+			n.repairing[g.Origin].Store(false)
 		}
 	}
 }
