@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
+	"github.com/ledgerd/ledgerd/testnet"
 )
 
 // networkSpec describes a network to generate.
@@ -29,6 +32,10 @@ type networkSpec struct {
 	Ports    func(i int) (p2p, api, metrics int)
 	Host     string // address validators listen on and dial (127.0.0.1)
 	HostFunc func(i int) string
+	// Docker generates homes for containers instead of loopback processes
+	// (see dockerize): DNS peer addresses, 0.0.0.0 listeners, a PSK, data on
+	// a volume, files readable by the container user's added group.
+	Docker bool
 }
 
 const (
@@ -36,6 +43,7 @@ const (
 	baseAPIPort     = 8600
 	baseMetricsPort = 9600
 	faucetKeyFile   = "faucet_key"
+	composeFile     = "docker-compose.yml"
 	genesisFile     = "genesis.json"
 	defaultFaucet   = 1_000_000_000_000
 	// defaultMaxEpochTxs closes an epoch early once it holds this many
@@ -118,9 +126,13 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 		Alloc:         []ledger.Alloc{{Address: crypto.PubkeyToAddress(faucet.PublicKey), Balance: spec.FaucetFunds}},
 	}
 	for i, n := range nodes {
+		p2pAddr := fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", host(i), n.P2P, n.PeerID)
+		if spec.Docker {
+			p2pAddr = testnet.P2PAddr(i, n.PeerID)
+		}
 		g.Validators = append(g.Validators, ledger.Validator{
 			Name: n.Name, Address: n.Address, PublicKey: crypto.CompressPubkey(&keys[i].PublicKey), Power: 1,
-			P2PAddr: fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", host(i), n.P2P, n.PeerID),
+			P2PAddr: p2pAddr,
 		})
 	}
 	if err := g.Validate(); err != nil {
@@ -129,6 +141,13 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 	gj, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
 		return nil, err
+	}
+	var psk []byte
+	if spec.Docker {
+		psk = make([]byte, 32)
+		if _, err := rand.Read(psk); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(spec.Dir, genesisFile), append(gj, '\n'), 0o644); err != nil {
 		return nil, err
@@ -146,6 +165,11 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 		}
 		cfg.API.Listen = fmt.Sprintf("127.0.0.1:%d", n.API)
 		cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", n.Metrics)
+		if spec.Docker {
+			if err := dockerize(&cfg, psk); err != nil {
+				return nil, err
+			}
+		}
 		if err := os.WriteFile(filepath.Join(n.Home, genesisFile), append(gj, '\n'), 0o644); err != nil {
 			return nil, err
 		}
@@ -157,6 +181,35 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 	return nodes, nil
 }
 
+// pskFile is the private-network key inside a docker validator home.
+const pskFile = "psk"
+
+// dockerize turns a loopback config into the config of a container: the
+// home is mounted read-only at testnet.HomeDir, data lives on a volume at
+// testnet.DataDir, listeners bind all interfaces of the container (only the
+// API and metrics ports are published, on the host's loopback), peers are
+// dialled by service DNS name, and the validator mesh is private (PSK, so
+// TCP only: LIBRARIES.md §2.2). Every file of the home is made readable by
+// its group (0640, directory 0750): the compose file adds the generating
+// user's group to the container user 65532, which then reads the home
+// without the host files being chowned.
+func dockerize(cfg *node.Config, psk []byte) error {
+	cfg.DataDir = testnet.DataDir
+	cfg.P2P.Listen = []string{testnet.P2PListen()}
+	// cfg.P2P.Peers already holds the genesis hints, which use DNS names.
+	cfg.P2P.PSKFile = pskFile
+	cfg.API.Listen = testnet.APIListen()
+	cfg.Metrics.Listen = testnet.MetricsListen()
+	cfg.Log.Format = "json"
+	if err := os.WriteFile(cfg.Path(pskFile), []byte(hex.EncodeToString(psk)+"\n"), 0o640); err != nil {
+		return err
+	}
+	if err := os.Chmod(cfg.Path(cfg.KeyFile), 0o640); err != nil {
+		return err
+	}
+	return os.Chmod(cfg.Home, 0o750)
+}
+
 func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("testnet", "testnet --validators N --out DIR [flags]", stderr)
 	n := fs.Int("validators", 4, "number of validators")
@@ -164,8 +217,18 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	chainID := fs.String("chain-id", "ledgerd-testnet", "chain ID")
 	epoch := fs.Duration("epoch", time.Second, "epoch length")
 	start := fs.Duration("start-in", 10*time.Second, "genesis time is this far in the future")
+	docker := fs.Bool("docker", false, "generate homes for containers and DIR/docker-compose.yml (see testnet/README.md)")
+	image := fs.String("image", testnet.DefaultImage, "with --docker: the ledgerd image")
+	apiBase := fs.Int("api-port-base", baseAPIPort, "with --docker: validator i's API is published on 127.0.0.1:(base+i)")
+	metricsBase := fs.Int("metrics-port-base", baseMetricsPort, "with --docker: validator i's metrics on 127.0.0.1:(base+i)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	cspec := testnet.Spec{Validators: *n, Image: *image, APIPortBase: *apiBase, MetricsPortBase: *metricsBase, HostGroupID: os.Getgid()}
+	if *docker {
+		if err := cspec.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	if *out == "" {
 		return fmt.Errorf("%w: --out is required", errUsage)
@@ -174,9 +237,26 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	nodes, err := generateNetwork(networkSpec{Validators: *n, Dir: *out, ChainID: *chainID, Epoch: *epoch,
-		StartDelay: *start, FaucetFunds: defaultFaucet})
+		StartDelay: *start, FaucetFunds: defaultFaucet, Docker: *docker})
 	if err != nil {
 		return err
+	}
+	if *docker {
+		compose, err := testnet.Compose(cspec)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*out, composeFile), compose, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %d validator homes, %s, %s and %s to %s (genesis time in %s)\n",
+			len(nodes), genesisFile, faucetKeyFile, composeFile, *out, *start)
+		for i, nd := range nodes {
+			fmt.Fprintf(stdout, "  %s  %s  api http://127.0.0.1:%d  metrics http://127.0.0.1:%d/metrics  p2p %s\n",
+				nd.Name, nd.Address.Hex(), *apiBase+i, *metricsBase+i, testnet.P2PAddr(i, nd.PeerID))
+		}
+		fmt.Fprintf(stdout, "start: docker-compose -f %s up -d\n", filepath.Join(*out, composeFile))
+		return nil
 	}
 	fmt.Fprintf(stdout, "wrote %d validator homes, %s and %s to %s\n", len(nodes), genesisFile, faucetKeyFile, *out)
 	for _, nd := range nodes {
