@@ -214,13 +214,15 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 	}
 	defer stopServers()
 	verifiedCh := n.startVerifier(ctx, &wg)
+	fetchedVotes := make(chan []byte, 256)
+	n.runCatchUp(ctx, &wg, fetchedVotes)
 	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
 		"chain", n.g.ChainID, "head", n.m.CurrentEpoch()-1, "final", n.m.LastFinal())
-	return n.loop(ctx, verifiedCh)
+	return n.loop(ctx, verifiedCh, fetchedVotes)
 }
 
 // loop is the only goroutine that touches the machine.
-func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified) error {
+func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVotes <-chan []byte) error {
 	ticker := time.NewTicker(n.cfg.TickInterval())
 	defer ticker.Stop()
 	if err := n.tick(); err != nil {
@@ -245,6 +247,8 @@ func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified) error {
 				err = n.propose()
 			}
 		case raw := <-n.net.Votes():
+			n.stepVote(raw)
+		case raw := <-fetchedVotes:
 			n.stepVote(raw)
 		}
 		if err == nil {

@@ -7,11 +7,15 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/p2p"
 )
+
+// p2pPeer is the peer type of sync-protocol handlers.
+type p2pPeer = peer.ID
 
 // netCloser is a Network the node started and must close.
 type netCloser interface {
@@ -75,6 +79,10 @@ func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
 	net, err := p2p.New(ctx, cfg, n.st)
 	if err != nil {
 		return nil, fmt.Errorf("start p2p: %w", err)
+	}
+	if err := n.registerServing(net); err != nil {
+		net.Close()
+		return nil, err
 	}
 	l := &libp2pNet{Network: net, votes: make(chan []byte, 1024), g: n.g}
 	go func() {
