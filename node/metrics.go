@@ -10,11 +10,13 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/p2p"
 )
 
 // metrics are the node's Prometheus series, on their own registry.
 type metrics struct {
 	reg              *prometheus.Registry
+	labels           prometheus.Labels
 	epoch            prometheus.Gauge
 	epochExecutedG   prometheus.Gauge
 	epochFinal       prometheus.Gauge
@@ -40,6 +42,7 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 	}
 	m := &metrics{
 		reg:            reg,
+		labels:         labels,
 		epoch:          prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_open", "Epoch this node's next batch belongs to."))),
 		epochExecutedG: prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_executed", "Last epoch executed and committed locally."))),
 		epochFinal:     prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_final", "Last final epoch."))),
@@ -91,4 +94,56 @@ func (m *metrics) observeView(v *view, mempool int) {
 	m.epoch.Set(float64(v.epoch))
 	m.peers.Set(float64(v.peers))
 	m.mempool.Set(float64(mempool))
+}
+
+// p2pCollector exports the network layer's counters at scrape time.
+type p2pCollector struct {
+	stats  func() p2p.Stats
+	labels prometheus.Labels
+	descs  map[string]*prometheus.Desc
+	drops  *prometheus.Desc
+}
+
+var p2pCounters = []struct {
+	name, help string
+	get        func(p2p.Stats) uint64
+}{
+	{"p2p_entries_published_total", "Stream entries this node published.", func(s p2p.Stats) uint64 { return s.Published }},
+	{"p2p_entries_delivered_total", "Entries delivered in order to the node.", func(s p2p.Stats) uint64 { return s.Delivered }},
+	{"p2p_entries_duplicate_total", "Entries dropped as duplicates.", func(s p2p.Stats) uint64 { return s.Duplicates }},
+	{"p2p_entries_held_total", "Entries that waited in the hold-back buffer.", func(s p2p.Stats) uint64 { return s.Held }},
+	{"p2p_entries_overflow_total", "Entries dropped beyond the hold-back bounds.", func(s p2p.Stats) uint64 { return s.Overflow }},
+	{"p2p_entries_rejected_total", "Gossiped entries rejected at the boundary.", func(s p2p.Stats) uint64 { return s.Rejected }},
+	{"p2p_repairs_total", "Gap repair requests sent.", func(s p2p.Stats) uint64 { return s.Repairs }},
+	{"p2p_repaired_entries_total", "Entries received through repair.", func(s p2p.Stats) uint64 { return s.Repaired }},
+	{"p2p_repair_failures_total", "Failed repair requests.", func(s p2p.Stats) uint64 { return s.RepairFailures }},
+	{"p2p_equivocations_total", "Equivocation evidence seen by the sequencer.", func(s p2p.Stats) uint64 { return s.Equivocations }},
+	{"p2p_refused_connections_total", "Connections refused by the allow-list gater.", func(s p2p.Stats) uint64 { return s.Refused }},
+	{"p2p_votes_rejected_total", "Gossiped votes rejected at the boundary.", func(s p2p.Stats) uint64 { return s.VotesRejected }},
+}
+
+func newP2PCollector(stats func() p2p.Stats, labels prometheus.Labels) *p2pCollector {
+	c := &p2pCollector{stats: stats, labels: labels, descs: map[string]*prometheus.Desc{},
+		drops: prometheus.NewDesc("ledgerd_p2p_gossip_drops_total", "Messages gossipsub dropped, by reason.", []string{"reason"}, labels)}
+	for _, pc := range p2pCounters {
+		c.descs[pc.name] = prometheus.NewDesc("ledgerd_"+pc.name, pc.help, nil, labels)
+	}
+	return c
+}
+
+func (c *p2pCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+	ch <- c.drops
+}
+
+func (c *p2pCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for _, pc := range p2pCounters {
+		ch <- prometheus.MustNewConstMetric(c.descs[pc.name], prometheus.CounterValue, float64(pc.get(s)))
+	}
+	for reason, n := range s.GossipDrops {
+		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(n), reason)
+	}
 }

@@ -85,6 +85,7 @@ func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
 		return nil, err
 	}
 	l := &libp2pNet{Network: net, votes: make(chan []byte, 1024), g: n.g}
+	n.mets.register(newP2PCollector(net.Stats, n.mets.labels))
 	go func() {
 		for {
 			select {
