@@ -133,13 +133,18 @@ func DecodeTx(b []byte) (Tx, error) {
 	return tx, nil
 }
 
-// Hash returns the transaction ID: keccak256 of the unsigned encoding. It
-// does not cover the signature, so a malleated signature cannot change it;
-// it does not name the sender either (two keys signing the same payload
-// give one hash), see docs/ledger.md.
+// Hash returns the transaction ID: keccak256 of the full canonical
+// encoding, signature included. It must bind the sender: two keys signing
+// one payload (same chain, to, amount, fee, nonce) are two transactions,
+// and a hash of the unsigned encoding gave both one ID, so the mempool,
+// the tx index and the API confused them (found by `ledgerd bench`). The
+// signature cannot be malleated by a third party (high-S and V > 1 are
+// rejected), so the ID is stable; only the key holder can re-sign, and the
+// nonce rule stops the copy. See docs/ledger.md.
 func (tx *Tx) Hash() Hash {
 	var buf [maxEncodedTxBytes]byte
-	return keccak(tx.appendUnsigned(buf[:0]))
+	b := tx.appendUnsigned(buf[:0])
+	return keccak(append(b, tx.Sig[:]...))
 }
 
 // SigningDigest returns the digest the sender signs:

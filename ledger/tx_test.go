@@ -169,12 +169,16 @@ func TestDomainSeparation(t *testing.T) {
 	if keccak([]byte(txSigDomain), tx.EncodeUnsigned()) != tx.SigningDigest() {
 		t.Fatal("signing digest is not keccak(domain || unsigned encoding)")
 	}
-	if keccak(tx.EncodeUnsigned()) != tx.Hash() {
-		t.Fatal("hash is not keccak(unsigned encoding)")
+	if keccak(tx.Encode()) != tx.Hash() {
+		t.Fatal("hash is not keccak(signed encoding)")
 	}
-	signed := signedTx(t, 1, tx)
-	if signed.Hash() != tx.Hash() {
-		t.Fatal("signature changes the tx hash")
+	// Two senders signing one payload are two transactions with two IDs.
+	a, b := signedTx(t, 1, tx), signedTx(t, 2, tx)
+	if a.Hash() == b.Hash() {
+		t.Fatal("two senders' signatures of one payload share a tx hash")
+	}
+	if a.SigningDigest() != b.SigningDigest() {
+		t.Fatal("the signing digest depends on the signature")
 	}
 }
 
