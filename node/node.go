@@ -73,6 +73,9 @@ type Node struct {
 	batch      []ledger.CheckedTx
 	batchSince time.Time
 	lastResend time.Time
+
+	// syncProg is the state sync progress (statesync.go).
+	syncProg syncProgress
 }
 
 // view is the immutable summary the loop publishes for API reads.
@@ -103,6 +106,12 @@ var ErrHalted = errors.New("node: halted: our checkpoint differs from a certifie
 
 // open loads the genesis, key and store and builds the machine.
 func open(cfg Config, opts Options) (*Node, error) {
+	return openCtx(context.Background(), cfg, opts)
+}
+
+// openCtx is open; with libp2p it first runs the start-up state sync
+// (statesync.go), which ctx cancels.
+func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -136,6 +145,12 @@ func open(cfg Config, opts Options) (*Node, error) {
 	if err := n.checkGenesisMatches(); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if opts.Network == nil { // state sync before restore (statesync.go)
+		if err := n.syncOnStart(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	if err := n.restore(); err != nil {
 		st.Close()
@@ -179,7 +194,7 @@ func (n *Node) checkGenesisMatches() error {
 
 // Run runs a validator until ctx ends. It returns nil on a clean shutdown.
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	n, err := open(cfg, opts)
+	n, err := openCtx(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}

@@ -50,9 +50,9 @@ func (l *libp2pNet) ConnectedValidators() []uint32 {
 	return out
 }
 
-// startP2P starts the libp2p network from the config; the sequencer resumes
-// each origin's stream where the restored machine left it.
-func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
+// p2pConfig is the libp2p configuration of this node, without stream
+// start positions (startP2P sets them from the machine).
+func (n *Node) p2pConfig() (p2p.Config, error) {
 	cfg := p2p.DefaultConfig()
 	cfg.ChainID = n.g.ChainID
 	cfg.Key = n.key
@@ -66,21 +66,35 @@ func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
 	if n.cfg.P2P.PSKFile != "" {
 		psk, err := readPSK(n.cfg.Path(n.cfg.P2P.PSKFile))
 		if err != nil {
-			return nil, err
+			return cfg, err
 		}
 		cfg.PSK = psk
 	}
-	cfg.Start = n.m.StreamPositions()
 	cfg.VoteValidator = func(b []byte) error {
 		_, err := checkpoint.DecodeVote(b)
 		return err
 	}
 	cfg.Logger = n.log.With("component", "p2p")
+	return cfg, nil
+}
+
+// startP2P starts the libp2p network from the config; the sequencer resumes
+// each origin's stream where the restored machine left it.
+func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
+	cfg, err := n.p2pConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Start = n.m.StreamPositions()
 	net, err := p2p.New(ctx, cfg, n.st)
 	if err != nil {
 		return nil, fmt.Errorf("start p2p: %w", err)
 	}
 	if err := n.registerServing(net); err != nil {
+		net.Close()
+		return nil, err
+	}
+	if err := n.registerStateServing(net); err != nil { // state sync (statesync.go)
 		net.Close()
 		return nil, err
 	}

@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"snapshot":     {"show an epoch's distributed snapshot", cmdSnapshot},
 		"snapshot-sim": {"run the Chandy–Lamport conformance simulator on .top/.events files", cmdSnapshotSim},
 		"healthcheck":  {"exit 0 if the node's API answers /healthz", cmdHealthcheck},
+		"state":        {"state export|import: back up or bootstrap a node from a certified state file", cmdState},
 		"bench":        {"load a network with signed transfers and report throughput and latency", cmdBench},
 	}
 }

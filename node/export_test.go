@@ -1,0 +1,178 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ledgerd/ledgerd/ledger"
+)
+
+// runHubUntilFinal runs the configured nodes over the in-process hub with
+// a few transfers until every node has at least `final` final epochs, then
+// stops them.
+func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, g *ledger.Genesis, final uint64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newHub(len(cfgs), ctx)
+	nodes := make([]*Node, len(cfgs))
+	var wg sync.WaitGroup
+	for i, cfg := range cfgs {
+		n, err := open(cfg, Options{Network: h.nodes[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = n
+		wg.Go(func() { _ = n.serve(ctx, Options{Network: h.nodes[i]}) })
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range nodes {
+		for n.view.Load() == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i, c := range clients {
+		tx := ledger.Tx{ChainID: g.ChainID, To: ledger.Address{byte(i + 1), 7}, Amount: 5, Fee: 1}
+		if err := tx.Sign(c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (backend{nodes[i]}).SubmitTx(ctx, tx.Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range nodes {
+		for n.view.Load().lastFinal < final {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: only %d epochs final", i, n.view.Load().lastFinal)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cancel()
+	wg.Wait()
+}
+
+// TestStateExportImport exports a certified epoch from a stopped node,
+// refuses every single-byte tampering of the file, imports it into a new
+// data directory, restores a node from it without any entry before the
+// cut, and refuses a second import and an import into a running node.
+func TestStateExportImport(t *testing.T) {
+	cfgs, clients, g := testNetwork(t, 4)
+	runHubUntilFinal(t, cfgs, clients, g, 3)
+
+	var buf bytes.Buffer
+	info, err := ExportStateHome(cfgs[0], 3, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Accounts < uint64(len(clients))+1 {
+		t.Fatalf("exported %d accounts", info.Accounts)
+	}
+	file := buf.Bytes()
+	t.Logf("state file: %d bytes, epoch %d, %d accounts", len(file), info.Epoch, info.Accounts)
+
+	v, err := ReadStateFile(g, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Info() != info {
+		t.Fatalf("read %+v, exported %+v", v.Info(), info)
+	}
+	// Every byte flipped, and every truncation length class, is refused.
+	for i := range file {
+		bad := bytes.Clone(file)
+		bad[i] ^= 0x01
+		if _, err := ReadStateFile(g, bytes.NewReader(bad)); !errors.Is(err, ErrStateFile) {
+			t.Fatalf("byte %d flipped: accepted (err %v)", i, err)
+		}
+	}
+	for _, l := range []int{0, 10, 60, len(file) / 2, len(file) - 9, len(file) - 1} {
+		if _, err := ReadStateFile(g, bytes.NewReader(file[:l])); !errors.Is(err, ErrStateFile) {
+			t.Fatalf("truncated to %d: accepted (err %v)", l, err)
+		}
+	}
+	if _, err := ReadStateFile(g, bytes.NewReader(append(bytes.Clone(file), 0))); !errors.Is(err, ErrStateFile) {
+		t.Fatalf("trailing byte accepted: %v", err)
+	}
+
+	// A tampered import into a new home creates nothing.
+	home := t.TempDir()
+	newCfg := DefaultConfig(home)
+	newCfg.API.Listen, newCfg.Metrics.Listen = "", ""
+	for _, f := range []string{"genesis.json", "node_key"} {
+		b, err := os.ReadFile(filepath.Join(cfgs[0].Home, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := bytes.Clone(file)
+	bad[len(bad)-20] ^= 0x80 // inside the last account record
+	if _, err := ImportStateHome(newCfg, bytes.NewReader(bad)); !errors.Is(err, ErrStateFile) {
+		t.Fatalf("tampered import: %v", err)
+	}
+	if _, err := os.Stat(newCfg.Path(newCfg.DataDir)); !os.IsNotExist(err) {
+		t.Fatalf("tampered import created the data directory: %v", err)
+	}
+
+	got, err := ImportStateHome(newCfg, bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != info {
+		t.Fatalf("imported %+v, exported %+v", got, info)
+	}
+	if _, err := ImportStateHome(newCfg, bytes.NewReader(file)); !errors.Is(err, ErrStoreNotEmpty) {
+		t.Fatalf("second import: %v", err)
+	}
+	if _, err := ImportStateHome(cfgs[1], bytes.NewReader(file)); !errors.Is(err, ErrStoreNotEmpty) {
+		t.Fatalf("import into a used store: %v", err)
+	}
+
+	// The imported node restores at the cut, with no entry before it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newHub(1, ctx)
+	n, err := open(newCfg, Options{Network: h.nodes[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.m.LastFinal() != 3 {
+		t.Fatalf("restored last final %d", n.m.LastFinal())
+	}
+	if hd, hash := n.m.Head(); hd.Epoch != 3 || hash != info.Hash || n.m.State().Root() != info.StateRoot {
+		t.Fatalf("restored head %d %s root %s", hd.Epoch, hash, n.m.State().Root())
+	}
+	for k := range g.Validators {
+		if last, err := n.st.LastEntrySeq(uint32(k)); err != nil || last != 0 {
+			t.Fatalf("origin %d: %d entries, %v", k, last, err)
+		}
+		if pos := n.m.StreamPositions()[k]; uint32(k) != n.self && pos.NextSeq != hdCut(t, n, k)+1 {
+			t.Fatalf("origin %d resumes at %d", k, pos.NextSeq)
+		}
+	}
+	// While it is open, export and import refuse with the running-node error.
+	if _, err := ExportStateHome(newCfg, 3, &bytes.Buffer{}); !errors.Is(err, ErrNodeRunning) {
+		t.Fatalf("export from a running node: %v", err)
+	}
+	n.st.Close()
+	// The imported store has no epochs before the cut to export.
+	if _, err := ExportStateHome(newCfg, 3, &bytes.Buffer{}); err == nil {
+		t.Fatal("export of an imported store without its earlier epochs succeeded")
+	}
+}
+
+func hdCut(t *testing.T, n *Node, k int) uint64 {
+	t.Helper()
+	hd, _ := n.m.Head()
+	return hd.Cut[k]
+}
