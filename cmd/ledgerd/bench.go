@@ -74,6 +74,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Float64("rate", 0, "target submissions per second over all nodes (0: as fast as accepted)")
 	drain := fs.Duration("drain", 15*time.Second, "how long to wait for submitted transactions to become final")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	workers := fs.Int("workers", 16, "concurrent submitters per node (1..256)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -82,6 +83,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *duration <= 0 || *duration > time.Hour {
 		return fmt.Errorf("%w: --duration %s out of range (0, 1h]", errUsage, *duration)
+	}
+	if *workers < 1 || *workers > 256 {
+		return fmt.Errorf("%w: --workers %d out of range [1, 256]", errUsage, *workers)
 	}
 	if *rate < 0 {
 		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
@@ -94,7 +98,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*asJSON {
 		progress = stdout
 	}
-	rep, err := runBench(ctx, target, *accounts, *duration, *rate, *drain, progress)
+	rep, err := runBench(ctx, target, benchParams{accounts: *accounts, duration: *duration, rate: *rate,
+		drain: *drain, workersPerNode: *workers}, progress)
 	if err != nil {
 		return err
 	}
@@ -206,7 +211,17 @@ type benchAccount struct {
 	node  int
 }
 
-func runBench(ctx context.Context, t benchTargetInfo, nAccounts int, duration time.Duration, rate float64, drain time.Duration, progress io.Writer) (*benchReport, error) {
+// benchParams are the load's shape.
+type benchParams struct {
+	accounts       int
+	duration       time.Duration
+	rate           float64
+	drain          time.Duration
+	workersPerNode int
+}
+
+func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io.Writer) (*benchReport, error) {
+	nAccounts, duration, rate, drain, workersPerNode := p.accounts, p.duration, p.rate, p.drain, p.workersPerNode
 	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	clients := make([]*api.Client, len(t.urls))
 	for i, u := range t.urls {
@@ -339,9 +354,8 @@ func runBench(ctx context.Context, t benchTargetInfo, nAccounts int, duration ti
 	var wg sync.WaitGroup
 	var interval time.Duration
 	if rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(len(clients)) / rate)
+		interval = time.Duration(float64(time.Second) * float64(len(clients)*workersPerNode) / rate)
 	}
-	const workersPerNode = 8
 	for ni := range clients {
 		var mine []*benchAccount
 		for _, a := range accts {
@@ -361,7 +375,7 @@ func runBench(ctx context.Context, t benchTargetInfo, nAccounts int, duration ti
 				next := time.Now()
 				for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 					if interval > 0 {
-						next = next.Add(interval * workersPerNode)
+						next = next.Add(interval)
 						if d := time.Until(next); d > 0 {
 							time.Sleep(d)
 						}
