@@ -192,12 +192,13 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 		}
 	}
 	const transfers = 60
-	to := g.Validators[1].Address
 	var hashes []ledger.Hash
 	for i := 0; i < transfers; i++ {
 		// Client c sends its nonces in order through node c: a client that
 		// spreads consecutive nonces over several nodes races itself.
 		c := i % len(nodes)
+		// Clients pay each other, so senders are also recipients.
+		to := crypto.PubkeyToAddress(clients[(c+1)%len(clients)].PublicKey)
 		tx := ledger.Tx{ChainID: g.ChainID, To: to, Amount: 3, Fee: 1, Nonce: uint64(i / len(nodes))}
 		if err := tx.Sign(clients[c]); err != nil {
 			t.Fatal(err)
