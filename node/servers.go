@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ func (n *Node) startServers(ctx context.Context, wg *sync.WaitGroup) (func(), er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", n.mets.handler())
+	// Profiles on the metrics port (loopback unless configured otherwise).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if err := start("metrics", n.cfg.Metrics.Listen, mux); err != nil {
 		stop()
 		return nil, err
