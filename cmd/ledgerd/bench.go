@@ -74,7 +74,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Float64("rate", 0, "target submissions per second over all nodes (0: as fast as accepted)")
 	drain := fs.Duration("drain", 15*time.Second, "how long to wait for submitted transactions to become final")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
-	workers := fs.Int("workers", 16, "concurrent submitters per node (1..256)")
+	workers := fs.Int("workers", 8, "concurrent submitters per node (1..256)")
+	batch := fs.Int("batch", 50, "transactions per submission request (1..1000)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -86,6 +87,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *workers < 1 || *workers > 256 {
 		return fmt.Errorf("%w: --workers %d out of range [1, 256]", errUsage, *workers)
+	}
+	if *batch < 1 || *batch > api.MaxBatchTxs {
+		return fmt.Errorf("%w: --batch %d out of range [1, %d]", errUsage, *batch, api.MaxBatchTxs)
 	}
 	if *rate < 0 {
 		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
@@ -99,7 +103,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress = stdout
 	}
 	rep, err := runBench(ctx, target, benchParams{accounts: *accounts, duration: *duration, rate: *rate,
-		drain: *drain, workersPerNode: *workers}, progress)
+		drain: *drain, workersPerNode: *workers, batch: *batch}, progress)
 	if err != nil {
 		return err
 	}
@@ -218,10 +222,11 @@ type benchParams struct {
 	rate           float64
 	drain          time.Duration
 	workersPerNode int
+	batch          int
 }
 
 func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io.Writer) (*benchReport, error) {
-	nAccounts, duration, rate, drain, workersPerNode := p.accounts, p.duration, p.rate, p.drain, p.workersPerNode
+	nAccounts, duration, rate, drain, workersPerNode, batch := p.accounts, p.duration, p.rate, p.drain, p.workersPerNode, p.batch
 	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	clients := make([]*api.Client, len(t.urls))
 	for i, u := range t.urls {
@@ -373,42 +378,63 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 			}
 			wg.Go(func() {
 				next := time.Now()
+				raws := make([][]byte, 0, batch)
+				hashes := make([]ledger.Hash, 0, batch)
 				for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 					if interval > 0 {
-						next = next.Add(interval)
+						next = next.Add(interval * time.Duration(batch))
 						if d := time.Until(next); d > 0 {
 							time.Sleep(d)
 						}
 					}
+					// One request carries `batch` consecutive nonces of one account.
 					a := share[i%len(share)]
-					to := accts[(i+ni)%len(accts)].addr
-					tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: a.nonce}
-					if err := tx.Sign(a.key); err != nil {
-						return
+					raws, hashes = raws[:0], hashes[:0]
+					for j := 0; j < batch; j++ {
+						to := accts[(i*batch+j+ni)%len(accts)].addr
+						tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: a.nonce + uint64(j)}
+						if err := tx.Sign(a.key); err != nil {
+							return
+						}
+						raws, hashes = append(raws, tx.Encode()), append(hashes, tx.Hash())
 					}
 					at := time.Now()
-					h := tx.Hash()
 					mu.Lock()
-					submitted[h] = at
+					for _, h := range hashes {
+						submitted[h] = at
+					}
 					mu.Unlock()
-					_, err := clients[ni].SubmitTx(ctx, tx.Encode())
-					if err != nil {
-						mu.Lock()
+					_, errs, err := clients[ni].SubmitTxBatch(ctx, raws)
+					mu.Lock()
+					accepted := 0
+					for j, h := range hashes {
+						e := err
+						if e == nil {
+							e = errs[j]
+						}
+						if e == nil && accepted == j {
+							accepted++
+							continue
+						}
+						// Refused, or accepted after a refused nonce (it will
+						// fail on its nonce): not counted as submitted.
 						delete(submitted, h)
 						var ae *api.APIError
-						if errors.As(err, &ae) {
+						switch {
+						case e == nil:
+							rejected["after_refused_nonce"]++
+						case errors.As(e, &ae):
 							rejected[ae.Code]++
-						} else {
+						default:
 							rejected["transport"]++
 						}
-						mu.Unlock()
-						if errors.Is(err, api.ErrMempoolFull) {
-							time.Sleep(10 * time.Millisecond)
-						}
-						continue
 					}
-					a.nonce++
-					sent.Add(1)
+					mu.Unlock()
+					a.nonce += uint64(accepted)
+					sent.Add(uint64(accepted))
+					if accepted < len(hashes) {
+						time.Sleep(10 * time.Millisecond)
+					}
 				}
 			})
 		}

@@ -189,6 +189,34 @@ func (c *Client) SubmitTx(ctx context.Context, raw []byte) (common.Hash, error) 
 	return out.Hash, err
 }
 
+// SubmitTxBatch calls POST /v1/txs/batch with up to MaxBatchTxs canonical
+// encodings; per-transaction refusals are in the results, as *APIError.
+func (c *Client) SubmitTxBatch(ctx context.Context, raws [][]byte) ([]common.Hash, []error, error) {
+	batch := TxBatch{Txs: make([]hexutil.Bytes, len(raws))}
+	for i, r := range raws {
+		batch.Txs[i] = r
+	}
+	var out TxBatchResult
+	if err := c.call(ctx, http.MethodPost, "/v1/txs/batch", nil, mustJSON(batch), &out); err != nil {
+		return nil, nil, err
+	}
+	if len(out.Results) != len(raws) {
+		return nil, nil, fmt.Errorf("api: batch of %d got %d results", len(raws), len(out.Results))
+	}
+	hashes, errs := make([]common.Hash, len(raws)), make([]error, len(raws))
+	for i, r := range out.Results {
+		switch {
+		case r.Error != nil:
+			errs[i] = &APIError{Status: http.StatusOK, Code: r.Error.Code, Message: r.Error.Message}
+		case r.Hash != nil:
+			hashes[i] = *r.Hash
+		default:
+			errs[i] = fmt.Errorf("api: batch result %d has neither hash nor error", i)
+		}
+	}
+	return hashes, errs, nil
+}
+
 // Tx calls GET /v1/txs/{hash}.
 func (c *Client) Tx(ctx context.Context, hash common.Hash) (TxStatus, error) {
 	var st TxStatus

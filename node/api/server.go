@@ -138,6 +138,7 @@ func NewServer(b Backend, opts Options) http.Handler {
 	s.route(mux, "/v1/checkpoints/{hash}", get, s.bounded(maxGetBodyBytes, s.getCheckpointByHash))
 	s.route(mux, "/v1/checkpoints", get, s.bounded(maxGetBodyBytes, s.listCheckpoints))
 	s.route(mux, "/v1/txs", post, s.bounded(opts.MaxTxBodyBytes, s.submitTx))
+	s.route(mux, "/v1/txs/batch", post, s.bounded(maxBatchBodyBytes, s.submitTxBatch))
 	s.route(mux, "/v1/txs/{hash}", get, s.bounded(maxGetBodyBytes, s.getTx))
 	s.route(mux, "/v1/accounts/{address}", get, s.bounded(maxGetBodyBytes, s.getAccount))
 	s.route(mux, "/v1/snapshots/{epoch}", get, s.bounded(maxGetBodyBytes, s.getSnapshot))
@@ -358,6 +359,43 @@ func (s *server) submitTx(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, TxSubmitted{Hash: h})
+	return nil
+}
+
+// maxBatchBodyBytes fits MaxBatchTxs hex-encoded transactions.
+const maxBatchBodyBytes = MaxBatchTxs*600 + 1024
+
+// submitTxBatch admits up to MaxBatchTxs transactions in one request; each
+// gets its own result, classified like a single submission's error.
+func (s *server) submitTxBatch(w http.ResponseWriter, r *http.Request) error {
+	var batch TxBatch
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&batch); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return fmt.Errorf("%w: limit is %d bytes", ErrTooLarge, maxBatchBodyBytes)
+		}
+		return fmt.Errorf("%w: JSON body: %v", ErrBadRequest, err)
+	}
+	if len(batch.Txs) == 0 || len(batch.Txs) > MaxBatchTxs {
+		return fmt.Errorf("%w: %d transactions in a batch, want 1..%d", ErrBadRequest, len(batch.Txs), MaxBatchTxs)
+	}
+	out := TxBatchResult{Results: make([]TxResult, len(batch.Txs))}
+	for i, raw := range batch.Txs {
+		h, err := s.backend.SubmitTx(r.Context(), raw)
+		if err != nil {
+			c := classify(err)
+			msg := err.Error()
+			if c.status == http.StatusInternalServerError {
+				s.log.Error("api batch submission failed", "index", i, "err", err)
+				msg = "internal error"
+			}
+			out.Results[i].Error = &Error{Code: c.code, Message: msg}
+			continue
+		}
+		out.Results[i].Hash = &h
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"encoding/json"
 	"errors"
@@ -532,5 +533,52 @@ func TestReceiptsRoute(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("bad epoch: status %d", resp.StatusCode)
+	}
+}
+
+// TestSubmitTxBatch checks POST /v1/txs/batch: per-transaction hashes in
+// order, per-transaction error codes, and 400 for empty, oversized or
+// malformed batches.
+func TestSubmitTxBatch(t *testing.T) {
+	b := newFakeBackend(2)
+	srv := httptest.NewServer(NewServer(b, Options{}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws := [][]byte{{1, 2, 3}, {4, 5}, {6}}
+	hashes, errs, err := c.SubmitTxBatch(context.Background(), raws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range raws {
+		if errs[i] != nil || hashes[i] != common.Hash(sha256.Sum256(r)) {
+			t.Fatalf("result %d: hash %s err %v", i, hashes[i], errs[i])
+		}
+	}
+	if len(b.submitted) != 3 || !bytes.Equal(b.submitted[1], raws[1]) {
+		t.Fatalf("backend got %x", b.submitted)
+	}
+	b.submitErr = fmt.Errorf("full: %w", ErrMempoolFull)
+	_, errs, err = c.SubmitTxBatch(context.Background(), raws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range errs {
+		if !errors.Is(errs[i], ErrMempoolFull) {
+			t.Fatalf("result %d: %v, want mempool_full", i, errs[i])
+		}
+	}
+	for _, body := range []string{`{"txs":[]}`, `{"txs":["0xzz"]}`, `{"tx":"0x01"}`,
+		`{"txs":[` + strings.Repeat(`"0x01",`, MaxBatchTxs) + `"0x01"]}`} {
+		resp, err := srv.Client().Post(srv.URL+"/v1/txs/batch", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("batch %.40q: status %d, want 400", body, resp.StatusCode)
+		}
 	}
 }

@@ -240,6 +240,26 @@ type TxSubmission struct {
 	Tx hexutil.Bytes `json:"tx"`
 }
 
+// MaxBatchTxs bounds the transactions of one POST /v1/txs/batch.
+const MaxBatchTxs = 1000
+
+// TxBatch is the body of POST /v1/txs/batch: canonical signed encodings.
+type TxBatch struct {
+	Txs []hexutil.Bytes `json:"txs"`
+}
+
+// TxBatchResult is the 200 body of POST /v1/txs/batch: one result per
+// submitted transaction, in order; each has a hash or an error.
+type TxBatchResult struct {
+	Results []TxResult `json:"results"`
+}
+
+// TxResult is the outcome of one transaction of a batch.
+type TxResult struct {
+	Hash  *common.Hash `json:"hash,omitempty"`
+	Error *Error       `json:"error,omitempty"`
+}
+
 // Health is the body of GET /healthz.
 type Health struct {
 	Status string `json:"status"` // always "ok" with HTTP 200
