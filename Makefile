@@ -75,5 +75,6 @@ testnet-down:
 	rm -rf $(TESTNET_OUT)
 
 testnet-e2e: testnet-image
+	$(GO) vet -tags e2e ./testnet/
 	LEDGERD_BIN=$(abspath bin/ledgerd-static) LEDGERD_TESTNET_IMAGE=$(TESTNET_IMAGE) \
 		$(GO) test -tags e2e -count=1 -v -timeout 30m -run . ./testnet/
