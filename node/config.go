@@ -91,7 +91,7 @@ func DefaultConfig(home string) Config {
 		P2P:         P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/26600"}},
 		API:         APIConfig{Listen: "127.0.0.1:8600"},
 		Metrics:     MetricsConfig{Listen: "127.0.0.1:9600"},
-		Mempool:     MempoolConfig{MaxTxs: 100_000},
+		Mempool:     MempoolConfig{MaxTxs: 20_000},
 		Protocol: ProtocolConfig{
 			BatchIntervalMs: 5,
 			BatchMaxTxs:     2000,
