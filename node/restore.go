@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -174,12 +175,14 @@ func (n *Node) findLastFinal(head uint64) uint64 {
 
 // replayStream feeds origin's stored entries after seq from, in order.
 func (n *Node) replayStream(origin uint32, from uint64, feed func(stream.Entry, []ledger.CheckedTx) error) error {
-	last, err := n.st.LastEntrySeq(origin)
-	if err != nil {
-		return err
-	}
-	for seq := from + 1; seq <= last; seq++ {
+	// Walk until the first missing seq rather than to LastEntrySeq: after a
+	// state sync or import the stored entries start after the cut, not at
+	// seq 1, and the store's contiguous high-water mark stays 0.
+	for seq := from + 1; ; seq++ {
 		raw, err := n.st.Entry(origin, seq)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -191,7 +194,6 @@ func (n *Node) replayStream(origin uint32, from uint64, feed func(stream.Entry, 
 			return err
 		}
 	}
-	return nil
 }
 
 // checkBatch decodes and checks a batch's transactions synchronously
