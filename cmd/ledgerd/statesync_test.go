@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -184,6 +185,42 @@ func TestWipedValidatorStateSync(t *testing.T) {
 		if bytes.Contains(data, []byte("equivocation")) {
 			t.Fatalf("%s logged an equivocation:\n%s", nd.Name, p.logTail(40))
 		}
+	}
+	// Backup and restore through the CLI: export v0's stopped store at the
+	// synced epoch, import it into a new home with v3's identity, refuse a
+	// second import and a tampered file.
+	out := filepath.Join(t.TempDir(), "state.bin")
+	if b, err := exec.Command(p.bin, "state", "export", "--home", p.nodes[0].Home, "--epoch", strconv.FormatUint(synced, 10), "--out", out).CombinedOutput(); err != nil {
+		t.Fatalf("state export: %v\n%s", err, b)
+	}
+	newHome := t.TempDir()
+	for _, f := range []string{configFileName, genesisFile, "node_key"} {
+		b, err := os.ReadFile(filepath.Join(p.nodes[victim].Home, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(newHome, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(file)
+	bad[len(bad)/2] ^= 0x10
+	badPath := out + ".bad"
+	if err := os.WriteFile(badPath, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(p.bin, "state", "import", "--home", newHome, badPath).CombinedOutput(); err == nil || !bytes.Contains(b, []byte("state file refused")) {
+		t.Fatalf("tampered import: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(p.bin, "state", "import", "--home", newHome, out).CombinedOutput(); err != nil {
+		t.Fatalf("state import: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(p.bin, "state", "import", "--home", newHome, out).CombinedOutput(); err == nil || !bytes.Contains(b, []byte("not empty")) {
+		t.Fatalf("second import: %v\n%s", err, b)
 	}
 	// The wiped node's store starts at the cut: no entry of any other
 	// origin at or before the synced cut, no checkpoint before it.
