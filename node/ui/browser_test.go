@@ -150,6 +150,13 @@ func TestBrowser(t *testing.T) {
 	if len(hashes) != 7 || hashes[0] != fakeTxHash(snapEpoch, 0, 2, 0).Hex() || hashes[6] != fakeTxHash(snapEpoch, 0, 2, 6).Hex() {
 		t.Errorf("channel 2→0 hashes = %v; want the 7 fake hashes", hashes)
 	}
+	// The detail box holds its heading, the range, the list and nothing
+	// else (an untruncated list once rendered a stray "null" after it).
+	var detailTags []string
+	evalJSON(`[...document.getElementById('chandetail').childNodes].map(n => n.nodeName)`, &detailTags)
+	if want := []string{"H4", "P", "OL"}; !reflect.DeepEqual(detailTags, want) {
+		t.Errorf("channel detail children = %v; want %v", detailTags, want)
+	}
 	shot("snapshot-epoch-5.png")
 
 	// An epoch one validator did not vote for.

@@ -506,14 +506,15 @@
     for (const other of document.querySelectorAll('g.inflight.sel')) other.classList.remove('sel');
     if (g) g.classList.add('sel');
     const hashes = ch.tx_hashes || [];
-    clear(detail).append(
+    // fill skips the null of an untruncated list (append would print "null").
+    fill(clear(detail), {}, [
       el('h4', {}, 'Channel #' + k + ' ' + validatorName(k) + ' → #' + i + ' ' + validatorName(i)),
       el('p', {}, 'In flight at the cut: entries seq ' + ch.first_seq + '…' + ch.last_seq + ' (' + plural(ch.count, 'entry', 'entries') + ', ' +
         plural(ch.tx_count, 'transaction') + '): sent by #' + k + ' before its marker, delivered at #' + i + ' after it recorded.'),
       hashes.length
         ? el('ol', { class: 'hashes' }, hashes.map((h) => el('li', {}, el('a', { href: '#/tx/' + h, class: 'mono' }, h))))
         : el('p', { class: 'muted' }, 'No transactions (marker-only or empty batches).'),
-      ch.tx_hashes_truncated ? el('p', { class: 'muted' }, 'Only the first ' + hashes.length + ' hashes are listed.') : null);
+      ch.tx_hashes_truncated ? el('p', { class: 'muted' }, 'Only the first ' + hashes.length + ' hashes are listed.') : null]);
   }
 
   // ---- transactions ------------------------------------------------------------
