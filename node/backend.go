@@ -61,20 +61,28 @@ func (b backend) checkpointView(epoch uint64, raw []byte) (api.Checkpoint, error
 	c := api.Checkpoint{Hash: hash, Epoch: h.Epoch, PrevHash: h.PrevHash, StateRoot: h.StateRoot, TxRoot: h.TxRoot,
 		ReceiptsRoot: h.ReceiptsRoot, Cut: h.Cut, TxCount: h.TxCount, TimeMs: uint64(h.TimeMs),
 		ValidatorSetHash: h.ValidatorSetHash, Header: hexutil.Bytes(raw), Votes: []api.Vote{}}
+	// The certificate holds the quorum that made the checkpoint final;
+	// votes that arrived later are stored too and listed with it.
+	byValidator := map[uint32]checkpoint.Vote{}
 	if certRaw, err := b.n.st.Certificate(epoch); err == nil {
 		if cert, err := checkpoint.DecodeCertificate(certRaw); err == nil && cert.Hash == hash {
 			c.Final = true
 			for _, v := range cert.Votes {
-				c.Votes = append(c.Votes, b.voteView(v))
+				byValidator[v.Validator] = v
 			}
-			return c, nil
 		}
 	}
 	votes, _ := b.n.st.Votes(epoch)
-	for _, k := range slices.Sorted(mapKeys(votes)) {
-		if v, err := checkpoint.DecodeVote(votes[k]); err == nil && v.Hash == hash {
-			c.Votes = append(c.Votes, b.voteView(v))
+	for k, raw := range votes {
+		if _, ok := byValidator[k]; ok {
+			continue
 		}
+		if v, err := checkpoint.DecodeVote(raw); err == nil && v.Hash == hash && v.Validator == k {
+			byValidator[k] = v
+		}
+	}
+	for _, k := range slices.Sorted(mapKeys(byValidator)) {
+		c.Votes = append(c.Votes, b.voteView(byValidator[k]))
 	}
 	return c, nil
 }

@@ -352,11 +352,20 @@ func (n *Node) stepVote(raw []byte) {
 		return
 	}
 	if err := n.m.StepVote(v); err != nil {
-		if !errors.Is(err, checkpoint.ErrVoteOutOfWindow) {
+		switch {
+		case !errors.Is(err, checkpoint.ErrVoteOutOfWindow):
 			n.log.Debug("vote rejected", "err", err)
 			n.mets.badVotes.Inc()
+			return
+		case v.Epoch == 0 || v.Epoch > n.m.LastFinal():
+			return
 		}
-		return
+		// A late vote for a final epoch: kept (once per validator and
+		// epoch) so the API lists every signature, not just the quorum.
+		if err := v.Verify(n.g); err != nil {
+			n.mets.badVotes.Inc()
+			return
+		}
 	}
 	if err := n.st.PutVote(v.Epoch, v.Validator, raw); err != nil && !errors.Is(err, store.ErrExists) {
 		n.log.Error("store vote", "epoch", v.Epoch, "validator", v.Validator, "err", err)
