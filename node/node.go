@@ -72,7 +72,6 @@ type Node struct {
 	// batch is the transactions waiting for the next Propose (loop-owned).
 	batch      []ledger.CheckedTx
 	batchSince time.Time
-	lastResend time.Time
 
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
@@ -306,10 +305,6 @@ func (n *Node) tick() error {
 	if err := n.m.Tick(now.UnixMilli()); err != nil {
 		return fmt.Errorf("tick: %w", err)
 	}
-	if now.Sub(n.lastResend) >= time.Second {
-		n.lastResend = now
-		n.resendVotes()
-	}
 	n.publishView()
 	return nil
 }
@@ -369,25 +364,6 @@ func (n *Node) stepVote(raw []byte) {
 	}
 	if err := n.st.PutVote(v.Epoch, v.Validator, raw); err != nil && !errors.Is(err, store.ErrExists) {
 		n.log.Error("store vote", "epoch", v.Epoch, "validator", v.Validator, "err", err)
-	}
-}
-
-// resendVotes re-gossips this node's votes for recent epochs: gossip may have
-// lost them, and a peer that restarted needs them to finalize.
-func (n *Node) resendVotes() {
-	head, _ := n.m.Head()
-	from := uint64(1)
-	if n.m.LastFinal() > 3 {
-		from = n.m.LastFinal() - 3
-	}
-	for ep := from; ep <= head.Epoch; ep++ {
-		votes, err := n.st.Votes(ep)
-		if err != nil {
-			continue
-		}
-		if raw, ok := votes[n.self]; ok {
-			_ = n.net.PublishVote(raw)
-		}
 	}
 }
 

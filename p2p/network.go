@@ -621,6 +621,13 @@ func (n *Network) reconnectLoop() {
 func (n *Network) statusLoop() {
 	tick := time.NewTicker(n.cfg.StatusInterval)
 	defer tick.Stop()
+	// failures counts consecutive failed status requests per peer. A
+	// connection whose peer stopped answering (its address changed, a
+	// partition healed while the old TCP connection stays half-open) is
+	// closed, so the reconnect loop dials it afresh instead of waiting for
+	// the transport's keepalive.
+	failures := map[peer.ID]int{}
+	const maxStatusFailures = 3
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -635,8 +642,17 @@ func (n *Network) statusLoop() {
 			resp, err := n.Request(ctx, p, KindStatus, nil)
 			cancel()
 			if err != nil {
+				if n.ctx.Err() != nil {
+					return
+				}
+				if failures[p]++; failures[p] >= maxStatusFailures {
+					n.log.Warn("closing connection to an unresponsive validator", "peer", p, "err", err)
+					_ = n.host.Network().ClosePeer(p)
+					delete(failures, p)
+				}
 				continue
 			}
+			delete(failures, p)
 			heads, err := DecodeStatus(resp)
 			if err != nil || len(heads) != len(n.cfg.Validators) {
 				continue
