@@ -26,15 +26,27 @@ func (s *Store) PutEntry(origin uint32, seq uint64, data []byte) error {
 	if seq == 0 || seq == math.MaxUint64 {
 		return fmt.Errorf("%w: entry seq %d", ErrInvalidArgument, seq)
 	}
+	err := s.putOnce(entryKey(origin, seq), data, func(txn *badger.Txn) error {
+		return advanceHigh(txn, origin, seq)
+	})
+	if err != nil {
+		return fmt.Errorf("put entry origin=%d seq=%d: %w", origin, seq, err)
+	}
+	return nil
+}
+
+// putOnce stores data under key unless it is there already: the same bytes
+// again succeed, different bytes fail with ErrExists. after, if not nil,
+// runs in the same transaction when the value is new.
+func (s *Store) putOnce(key, data []byte, after func(txn *badger.Txn) error) error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
-	key := entryKey(origin, seq)
 	val := bytes.Clone(data)
 	s.rmwMu.Lock()
 	defer s.rmwMu.Unlock()
-	err := s.update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		old, err := getIn(txn, key)
 		if err == nil {
 			if !bytes.Equal(old, val) {
@@ -48,12 +60,11 @@ func (s *Store) PutEntry(origin uint32, seq uint64, data []byte) error {
 		if err := txn.Set(key, val); err != nil {
 			return err
 		}
-		return advanceHigh(txn, origin, seq)
+		if after != nil {
+			return after(txn)
+		}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("put entry origin=%d seq=%d: %w", origin, seq, err)
-	}
-	return nil
 }
 
 // advanceHigh moves origin's contiguous high-water mark past seq (just
@@ -177,28 +188,7 @@ func (s *Store) LastEntrySeq(origin uint32) (uint64, error) {
 // most one vote per epoch; a second signed vote from a peer is evidence the
 // caller keeps elsewhere).
 func (s *Store) PutVote(epoch uint64, validator uint32, data []byte) error {
-	if err := s.acquire(); err != nil {
-		return err
-	}
-	defer s.mu.RUnlock()
-	key := voteKey(epoch, validator)
-	val := bytes.Clone(data)
-	s.rmwMu.Lock()
-	defer s.rmwMu.Unlock()
-	err := s.update(func(txn *badger.Txn) error {
-		old, err := getIn(txn, key)
-		if err == nil {
-			if !bytes.Equal(old, val) {
-				return ErrExists
-			}
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		return txn.Set(key, val)
-	})
-	if err != nil {
+	if err := s.putOnce(voteKey(epoch, validator), data, nil); err != nil {
 		return fmt.Errorf("put vote epoch=%d validator=%d: %w", epoch, validator, err)
 	}
 	return nil
