@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -255,8 +254,6 @@ func DecodeVote(b []byte) (Vote, error) {
 	return v, nil
 }
 
-var secp256k1HalfN = new(big.Int).Rsh(crypto.S256().Params().N, 1)
-
 // Verify checks that the vote is signed by genesis validator v.Validator for
 // chain g.ChainID, with a low-S signature, and is well-formed for g.
 func (v *Vote) Verify(g *ledger.Genesis) error {
@@ -266,16 +263,11 @@ func (v *Vote) Verify(g *ledger.Genesis) error {
 	if len(v.Recorded) != len(g.Validators) {
 		return fmt.Errorf("%w: %d recorded positions for %d validators", ErrBadVote, len(v.Recorded), len(g.Validators))
 	}
-	s := new(big.Int).SetBytes(v.Sig[32:64])
-	if v.Sig[64] > 1 || s.Sign() == 0 || s.Cmp(secp256k1HalfN) > 0 {
-		return fmt.Errorf("%w: malformed or high-S signature from validator %d", ErrBadVote, v.Validator)
-	}
-	d := v.Digest(g.ChainID)
-	pub, err := crypto.SigToPub(d[:], v.Sig[:])
+	signer, err := ledger.RecoverSigner(v.Digest(g.ChainID), v.Sig)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadVote, err)
+		return fmt.Errorf("%w: validator %d: %v", ErrBadVote, v.Validator, err)
 	}
-	if crypto.PubkeyToAddress(*pub) != g.Validators[v.Validator].Address {
+	if signer != g.Validators[v.Validator].Address {
 		return fmt.Errorf("%w: signature is not by validator %d", ErrBadVote, v.Validator)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 
@@ -268,20 +269,10 @@ func (s *State) Apply(txs []CheckedTx) ([]Receipt, error) {
 			}
 		}
 	}
-	for _, a := range slices.SortedFunc(mapKeys(touched), compareAddress) {
+	for _, a := range slices.SortedFunc(maps.Keys(touched), compareAddress) {
 		s.set(a, touched[a])
 	}
 	return receipts, nil
-}
-
-func mapKeys(m map[Address]Account) func(func(Address) bool) {
-	return func(yield func(Address) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func compareAddress(x, y Address) int { return bytes.Compare(x[:], y[:]) }

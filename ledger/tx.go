@@ -177,20 +177,28 @@ func (tx *Tx) Sign(key *ecdsa.PrivateKey) error {
 // out of range (ErrBadSignature) and S in the upper half of the curve order
 // (ErrHighS), which go-ethereum's recovery would otherwise accept.
 func (tx *Tx) Sender() (Address, error) {
-	v := tx.Sig[64]
+	return RecoverSigner(tx.SigningDigest(), tx.Sig)
+}
+
+// RecoverSigner returns the address that made sig, a 65-byte [R || S || V]
+// signature over digest. It rejects V ∉ {0, 1} and R, S out of range
+// (ErrBadSignature) and high S (ErrHighS: go-ethereum's recovery would
+// otherwise accept the malleated copy). Transactions, stream entries and
+// checkpoint votes all verify through it.
+func RecoverSigner(digest Hash, sig [SigLen]byte) (Address, error) {
+	v := sig[64]
 	if v > 1 {
 		return Address{}, fmt.Errorf("%w: recovery id %d", ErrBadSignature, v)
 	}
-	r := new(big.Int).SetBytes(tx.Sig[:32])
-	s := new(big.Int).SetBytes(tx.Sig[32:64])
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:64])
 	if !crypto.ValidateSignatureValues(v, r, s, false) {
 		return Address{}, fmt.Errorf("%w: r or s out of range", ErrBadSignature)
 	}
 	if !crypto.ValidateSignatureValues(v, r, s, true) {
 		return Address{}, ErrHighS
 	}
-	d := tx.SigningDigest()
-	pub, err := crypto.Ecrecover(d[:], tx.Sig[:])
+	pub, err := crypto.Ecrecover(digest[:], sig[:])
 	if err != nil || len(pub) != 65 {
 		return Address{}, fmt.Errorf("%w: recovery failed", ErrBadSignature)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -81,20 +82,10 @@ func (b backend) checkpointView(epoch uint64, raw []byte) (api.Checkpoint, error
 			byValidator[k] = v
 		}
 	}
-	for _, k := range slices.Sorted(mapKeys(byValidator)) {
+	for _, k := range slices.Sorted(maps.Keys(byValidator)) {
 		c.Votes = append(c.Votes, b.voteView(byValidator[k]))
 	}
 	return c, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (b backend) voteView(v checkpoint.Vote) api.Vote {
@@ -341,7 +332,7 @@ func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error)
 	}
 	out := api.Snapshot{Epoch: epoch, Cut: h.Cut}
 	cache := map[[2]uint64][]ledger.Hash{}
-	for _, i := range slices.Sorted(mapKeys(recorded)) {
+	for _, i := range slices.Sorted(maps.Keys(recorded)) {
 		lr := recorded[i]
 		sn := api.SnapshotNode{Validator: n.g.Validators[i].Address, Index: i, Recorded: lr.Recorded,
 			MempoolSize: uint64(lr.MempoolSize), TimeMs: uint64(max(lr.RecordedTimeMs, 0)), Channels: []api.Channel{}}

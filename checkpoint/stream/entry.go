@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/ledgerd/ledgerd/ledger"
 )
 
 // Kind says what an Entry's body holds.
@@ -195,24 +196,14 @@ func (e *Entry) Sign(chainID string, key *ecdsa.PrivateKey) error {
 	return nil
 }
 
-// secp256k1N is the curve order; halfN bounds canonical (low) S values.
-var secp256k1N, _ = new(big.Int).SetString("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16)
-
 // Verify checks that Sig is a canonical (low-S) signature by origin over
 // Digest(chainID). A different chain ID changes the digest and fails here.
 func (e *Entry) Verify(chainID string, origin common.Address) error {
-	v := e.Sig[64]
-	r := new(big.Int).SetBytes(e.Sig[:32])
-	s := new(big.Int).SetBytes(e.Sig[32:64])
-	if v > 1 || !crypto.ValidateSignatureValues(v, r, s, true) {
-		return ErrBadSignature
-	}
-	d := e.Digest(chainID)
-	pub, err := crypto.SigToPub(d[:], e.Sig[:])
+	got, err := ledger.RecoverSigner(e.Digest(chainID), e.Sig)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	if got := crypto.PubkeyToAddress(*pub); got != origin {
+	if got != origin {
 		return fmt.Errorf("%w: signed by %s, origin is %s", ErrWrongSigner, got, origin)
 	}
 	return nil

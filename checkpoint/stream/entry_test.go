@@ -12,6 +12,9 @@ import (
 
 const testChain = "ledgerd-test"
 
+// secp256k1N is the curve order (for building high-S copies of signatures).
+var secp256k1N = crypto.S256().Params().N
+
 func testKey(t testing.TB, i byte) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte("stream-test-key"), []byte{i}))

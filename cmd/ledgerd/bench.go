@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -501,22 +502,12 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(w, "boundary→final ms: p50 %.0f  p95 %.0f  p99 %.0f\n", r.BoundaryToFinal.P50, r.BoundaryToFinal.P95, r.BoundaryToFinal.P99)
 	if len(r.Rejected) > 0 {
 		fmt.Fprintf(w, "rejected:")
-		for _, k := range slices.Sorted(mapKeys(r.Rejected)) {
+		for _, k := range slices.Sorted(maps.Keys(r.Rejected)) {
 			fmt.Fprintf(w, " %s=%d", k, r.Rejected[k])
 		}
 		fmt.Fprintln(w)
 	}
 	for _, v := range r.Validators {
 		fmt.Fprintf(w, "  %-6s cpu %.1f s  peak RSS %.0f MiB\n", v.Name, v.CPUSeconds, v.PeakRSSMiB)
-	}
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
