@@ -47,10 +47,22 @@ func TestCrashAtomicity(t *testing.T) {
 	deadline := time.Now().Add(budget)
 	var last uint64
 	advanced := 0
-	for round := 0; round < rounds; round++ {
-		if time.Now().After(deadline) {
+	// Random kills on a slow machine (the race detector) may all land
+	// before the first commit; extra rounds then wait longer (0.5, 1, 2 s)
+	// so the head advances at least once.
+	extra := 0
+	for round := 0; round < rounds || (advanced == 0 && extra < 3); round++ {
+		slow := time.Duration(0)
+		if round >= rounds {
+			slow = 500 * time.Millisecond << extra
+			extra++
+		} else if time.Now().After(deadline) {
 			t.Logf("time budget spent after %d rounds", round)
-			break
+			if advanced > 0 {
+				break
+			}
+			round = rounds - 1 // go on with the longer extra rounds
+			continue
 		}
 		cmd := helperCmd(t, "commit", dir)
 		stdout, err := cmd.StdoutPipe()
@@ -74,7 +86,7 @@ func TestCrashAtomicity(t *testing.T) {
 			}
 			delay += 20 * time.Millisecond
 		}
-		time.Sleep(delay)
+		time.Sleep(delay + slow)
 		_ = cmd.Process.Kill() // SIGKILL
 		go func() { _, _ = io.Copy(io.Discard, stdout) }()
 		err = cmd.Wait()
