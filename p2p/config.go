@@ -197,8 +197,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, s := range c.ListenAddrs {
-		if _, err := ma.NewMultiaddr(s); err != nil {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
 			return bad("listen addr %q: %v", s, err)
+		}
+		if _, err := m.ValueForProtocol(ma.P_TCP); err != nil {
+			return bad("listen addr %q: only TCP is supported (e.g. /ip4/0.0.0.0/tcp/4001)", s)
 		}
 	}
 	return nil

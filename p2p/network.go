@@ -210,10 +210,16 @@ func (n *Network) startHost() error {
 		libp2p.ConnectionGater(g),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
+		// TCP only, without SO_REUSEPORT. Validators listen on fixed
+		// addresses and need no hole punching; with reuseport a second
+		// process binding the same port succeeds silently and the kernel
+		// splits inbound connections between the two, so a port clash
+		// becomes a partition instead of an "address already in use"
+		// error (it did, in CI). A PSK rules out QUIC anyway (LIBRARIES.md §2.2).
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 	}
 	if n.cfg.PSK != nil {
-		// A PSK rules out QUIC and friends (LIBRARIES.md §2.2).
-		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(n.cfg.PSK)), libp2p.Transport(tcp.NewTCPTransport))
+		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(n.cfg.PSK)))
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {

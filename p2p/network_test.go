@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,6 +265,7 @@ func TestConfigValidate(t *testing.T) {
 		{"start length", func(c *Config) { c.Start = make([]stream.OriginStart, 1) }},
 		{"zero queue", func(c *Config) { c.DeliveryQueue = 0 }},
 		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"nope"} }},
+		{"udp listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/4001/quic-v1"} }},
 		{"bad observer", func(c *Config) { c.Observers = []string{"nope"} }},
 	}
 	for _, tt := range tests {
@@ -293,5 +295,24 @@ func TestIdentityRoundTrip(t *testing.T) {
 	defer h.Close()
 	if _, err := AddressFromPeerID(h.ID()); !errors.Is(err, ErrNotSecp256k1) {
 		t.Fatalf("ed25519 peer: %v", err)
+	}
+}
+
+// TestPortInUseFails: a second host on a port that is already taken fails
+// with an error instead of sharing the port (SO_REUSEPORT is off), so a
+// clash cannot silently split inbound connections between two processes.
+func TestPortInUseFails(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	defer c.close()
+	c.start(0, nil)
+	cfg := c.config(1, nil)
+	cfg.ListenAddrs = c.config(0, nil).ListenAddrs
+	n, err := New(context.Background(), cfg, newMemSource())
+	if err == nil {
+		n.Close()
+		t.Fatal("a second host bound a port already in use")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error does not say the address is in use: %v", err)
 	}
 }
