@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -63,18 +62,9 @@ func testKeys(t testing.TB, n int) []*ecdsa.PrivateKey {
 }
 
 func freePorts(t testing.TB, n int) []int {
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
+	ports, err := FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }

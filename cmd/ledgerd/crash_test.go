@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ledgerd/ledgerd/p2p"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -38,7 +39,7 @@ func startProcNet(t *testing.T, n int, epoch time.Duration) *procNet {
 	t.Helper()
 	bin := ledgerdBinary(t)
 	dir := filepath.Join(t.TempDir(), "net")
-	ports, err := freePorts(3 * n)
+	ports, err := p2p.FreePorts(3 * n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ledgerd/ledgerd/p2p"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,26 +36,6 @@ type DevnetNode struct {
 	Home    string `json:"home"`
 	Log     string `json:"log"`
 	PID     int    `json:"pid"`
-}
-
-// freePorts reserves n distinct free TCP ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -162,7 +142,7 @@ func devnetHomes(dir string, n int, epoch time.Duration, chainID string, stdout 
 	if err := requireEmptyDir(dir); err != nil {
 		return nil, fmt.Errorf("%w (no %s inside, so it is not a devnet directory)", err, genesisFile)
 	}
-	ports, err := freePorts(3 * n)
+	ports, err := p2p.FreePorts(3 * n)
 	if err != nil {
 		return nil, err
 	}
