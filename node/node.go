@@ -75,6 +75,9 @@ type Node struct {
 
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
+	// apiSrv is the API listener (servers.go); it opens before the
+	// start-up state sync so /v1/status shows its progress.
+	apiSrv *apiServer
 }
 
 // view is the immutable summary the loop publishes for API reads.
@@ -145,13 +148,19 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	if opts.Network == nil { // state sync before restore (statesync.go)
+	if opts.Network == nil { // state sync before restore (statesync.go), the API answering its progress
+		if err := n.startAPI(); err != nil {
+			st.Close()
+			return nil, err
+		}
 		if err := n.syncOnStart(ctx); err != nil {
+			n.stopAPI()
 			st.Close()
 			return nil, err
 		}
 	}
 	if err := n.restore(); err != nil {
+		n.stopAPI()
 		st.Close()
 		return nil, err
 	}
@@ -207,6 +216,7 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 			n.log.Error("close store", "err", err)
 		}
 	}()
+	defer n.stopAPI() // before the store closes (also if serve fails before startServers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

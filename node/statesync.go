@@ -12,6 +12,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
@@ -44,18 +45,33 @@ const (
 	restartProbeWait = 3 * time.Second
 )
 
-// SyncProgress is the state sync progress of a node (zero when idle).
-type SyncProgress struct {
-	State       string // "probing", "syncing", "recovering-own-stream", "done"
-	TargetEpoch uint64
-	Accounts    uint64
+// syncProgress publishes the state sync progress for the API and the log
+// (copy on write: the sync is the only writer, API readers load a pointer).
+type syncProgress struct{ p atomic.Pointer[api.StateSync] }
+
+// get returns the progress of the running or last state sync.
+func (s *syncProgress) get() (api.StateSync, bool) {
+	if p := s.p.Load(); p != nil {
+		return *p, true
+	}
+	return api.StateSync{}, false
 }
 
-// syncProgress is published for logs (and for the API when it serves
-// during sync; see docs/statesync.md).
-type syncProgress struct{ p atomic.Pointer[SyncProgress] }
+// update applies f to a copy of the progress and publishes it.
+func (s *syncProgress) update(f func(*api.StateSync)) {
+	var cur api.StateSync
+	if p := s.p.Load(); p != nil {
+		cur = *p
+	}
+	f(&cur)
+	s.p.Store(&cur)
+}
 
-func (s *syncProgress) set(p SyncProgress) { s.p.Store(&p) }
+// running reports whether a state sync is in progress.
+func (s *syncProgress) running() bool {
+	p := s.p.Load()
+	return p != nil && p.FinishedAtMs == 0
+}
 
 // servedFinal is this node's last final epoch, for serving.
 func (n *Node) servedFinal() uint64 {
@@ -238,7 +254,7 @@ func (n *Node) syncOnStart(ctx context.Context) error {
 	if fresh {
 		wait = freshProbeWait
 	}
-	n.syncProg.set(SyncProgress{State: "probing"})
+	n.syncProg.p.Store(&api.StateSync{Phase: api.StateSyncProbing, StartedAtMs: n.now().UnixMilli()})
 	answers := n.probePeers(ctx, net, wait)
 	var best uint64
 	for _, a := range answers {
@@ -247,7 +263,8 @@ func (n *Node) syncOnStart(ctx context.Context) error {
 	n.log.Info("state sync probe", "answers", len(answers), "of", len(n.g.Validators)-1, "peers_final", best,
 		"fresh", fresh, "head", head.Epoch)
 	ownFrom := uint64(0)
-	if best > 0 && (fresh || best > head.Epoch+StateSyncLag) {
+	installed := best > 0 && (fresh || best > head.Epoch+StateSyncLag)
+	if installed {
 		v, err := n.fetchState(ctx, net, answers, best)
 		if err != nil {
 			return fmt.Errorf("state sync to epoch %d: %w", best, err)
@@ -263,7 +280,12 @@ func (n *Node) syncOnStart(ctx context.Context) error {
 			return err
 		}
 	}
-	n.syncProg.set(SyncProgress{State: "done", TargetEpoch: best})
+	n.syncProg.update(func(p *api.StateSync) {
+		p.Phase, p.FinishedAtMs = api.StateSyncSkipped, max(n.now().UnixMilli(), p.StartedAtMs, 1)
+		if installed {
+			p.Phase, p.TargetEpoch = api.StateSyncDone, best
+		}
+	})
 	return nil
 }
 
@@ -301,6 +323,9 @@ func (n *Node) probePeers(ctx context.Context, net *p2p.Network, wait time.Durat
 				continue
 			}
 			got[p] = peerAnswer{id: p, final: final, heads: heads}
+			n.syncProg.update(func(sp *api.StateSync) {
+				sp.Peers, sp.TargetEpoch = len(got), max(sp.TargetEpoch, final)
+			})
 		}
 		if len(got) < others {
 			select {
@@ -354,7 +379,9 @@ func (n *Node) fetchStateFrom(ctx context.Context, net *p2p.Network, p p2pPeer, 
 		defer cancel()
 		return net.Request(rctx, p, kind, payload)
 	}
-	n.syncProg.set(SyncProgress{State: "syncing", TargetEpoch: target})
+	n.syncProg.update(func(sp *api.StateSync) {
+		sp.Phase, sp.TargetEpoch, sp.Checkpoints, sp.Accounts, sp.Chunks, sp.Bytes = api.StateSyncCheckpoints, target, 0, 0, 0, 0
+	})
 	// The chain from the genesis, verified page by page.
 	var prev *checkpoint.Header
 	var last checkpoint.Certified
@@ -379,7 +406,9 @@ func (n *Node) fetchStateFrom(ctx context.Context, net *p2p.Network, p p2pPeer, 
 		last = page[len(page)-1]
 		prev = &last.Header
 		ep += uint64(len(page))
+		n.syncProg.update(func(sp *api.StateSync) { sp.Checkpoints, sp.Bytes = ep-1, sp.Bytes+uint64(len(raw)) })
 	}
+	n.syncProg.update(func(sp *api.StateSync) { sp.Phase = api.StateSyncAccounts })
 	// The accounts, in chunks, rebuilt into the trie; the root is compared
 	// with the certified state_root at the end.
 	b := newStateBuilder()
@@ -407,10 +436,13 @@ func (n *Node) fetchStateFrom(ctx context.Context, net *p2p.Network, p p2pPeer, 
 				return nil, err
 			}
 		}
-		n.syncProg.set(SyncProgress{State: "syncing", TargetEpoch: target, Accounts: b.count})
+		n.syncProg.update(func(sp *api.StateSync) {
+			sp.Accounts, sp.Chunks, sp.Bytes = b.count, sp.Chunks+1, sp.Bytes+uint64(len(raw))
+		})
 		if time.Since(lastLog) >= 2*time.Second {
 			lastLog = time.Now()
-			n.log.Info("state sync progress", "target_epoch", target, "accounts", b.count)
+			p, _ := n.syncProg.get()
+			n.log.Info("state sync progress", "target_epoch", target, "accounts", b.count, "chunks", p.Chunks, "bytes", p.Bytes)
 		}
 		if !more || count == 0 {
 			break
@@ -452,7 +484,7 @@ func (n *Node) recoverOwnStream(ctx context.Context, net *p2p.Network, answers [
 	if high <= after {
 		return nil
 	}
-	n.syncProg.set(SyncProgress{State: "recovering-own-stream"})
+	n.syncProg.update(func(sp *api.StateSync) { sp.Phase = api.StateSyncOwnStream })
 	self := n.g.Validators[n.self].Address
 	next := after + 1
 	for next <= high {

@@ -67,12 +67,14 @@ func run(timeout time.Duration, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// freeBase finds a base port b such that b..b+2n-1 are free on 127.0.0.1.
+// freeBase finds a base port b such that b..b+2n-1 are free on 127.0.0.1,
+// below the kernel's ephemeral range (32768 on Linux) so no outgoing
+// connection takes one before docker binds it.
 func freeBase(t *testing.T, n int) int {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 	for range 50 {
-		base := 20000 + rng.IntN(40000)
+		base := 20000 + rng.IntN(12000)
 		ok := true
 		for p := base; p < base+2*n && ok; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))

@@ -187,6 +187,20 @@ const (
 	SyncSynced   = "synced"
 	SyncCatching = "catching_up"
 	SyncStarting = "starting"
+	// SyncSyncing: a state sync is running (the node bootstraps its store
+	// from a certified checkpoint its peers serve); only /v1/status and
+	// /healthz answer, every other route is 503 not_synced.
+	SyncSyncing = "syncing"
+)
+
+// State sync phases reported by StateSync.Phase.
+const (
+	StateSyncProbing     = "probing"     // asking the validators for their last final epoch
+	StateSyncCheckpoints = "checkpoints" // downloading and verifying the certified chain
+	StateSyncAccounts    = "accounts"    // downloading account chunks, rebuilding the trie
+	StateSyncOwnStream   = "own_stream"  // recovering this validator's own stream tail
+	StateSyncDone        = "done"        // a state was installed at TargetEpoch
+	StateSyncSkipped     = "skipped"     // the store was close enough to the peers: nothing installed
 )
 
 // Status is the serving node's identity and progress.
@@ -221,6 +235,29 @@ type SyncStatus struct {
 	State string `json:"state"`
 	// TargetEpoch is the highest final epoch known from peers.
 	TargetEpoch uint64 `json:"target_epoch"`
+	// StateSync is the state sync running now (State SyncSyncing), or the
+	// last one this process ran; absent when none ran.
+	StateSync *StateSync `json:"state_sync,omitempty"`
+}
+
+// StateSync is the progress of a state sync (docs/statesync.md).
+type StateSync struct {
+	// Phase is one of the StateSync* constants.
+	Phase string `json:"phase"`
+	// TargetEpoch is the epoch being synced to (while probing: the highest
+	// final epoch the validators reported so far; 0 before any answer).
+	TargetEpoch uint64 `json:"target_epoch"`
+	// Peers is the number of validators that answered the probe.
+	Peers int `json:"peers"`
+	// Checkpoints is the number of certified checkpoints verified so far.
+	Checkpoints uint64 `json:"checkpoints"`
+	// Accounts, Chunks and Bytes count the account data received so far.
+	Accounts uint64 `json:"accounts"`
+	Chunks   uint64 `json:"chunks"`
+	Bytes    uint64 `json:"bytes"`
+	// StartedAtMs and FinishedAtMs (0 while running) are Unix milliseconds.
+	StartedAtMs  int64 `json:"started_at_ms"`
+	FinishedAtMs int64 `json:"finished_at_ms,omitempty"`
 }
 
 // MempoolInfo reports the mempool fill level.
