@@ -32,8 +32,48 @@ var _ api.Backend = backend{}
 
 func (b backend) v() *view { return b.n.view.Load() }
 
+// ready returns the loop's view, or ErrNotSynced while the node is still
+// starting (state sync, restore): until the event loop publishes its first
+// view only Status answers (the API listener opens before the start-up
+// state sync, servers.go). The view is published after the machine,
+// network and metrics are set, so a non-nil view makes them safe to read.
+func (b backend) ready() (*view, error) {
+	if v := b.v(); v != nil {
+		return v, nil
+	}
+	if p, ok := b.n.syncProg.get(); ok && b.n.syncProg.running() {
+		return nil, fmt.Errorf("state sync in progress (phase %s, target epoch %d, %d accounts so far; see /v1/status): %w",
+			p.Phase, p.TargetEpoch, p.Accounts, api.ErrNotSynced)
+	}
+	return nil, fmt.Errorf("node is starting (see /v1/status): %w", api.ErrNotSynced)
+}
+
+// stateSync is the running or last state sync for Status, nil if none ran.
+func (b backend) stateSync() *api.StateSync {
+	if p, ok := b.n.syncProg.get(); ok {
+		return &p
+	}
+	return nil
+}
+
 func (b backend) Status(context.Context) (api.Status, error) {
 	n, v := b.n, b.v()
+	if v == nil { // starting: identity and state sync progress only
+		st := api.Status{
+			ChainID: n.g.ChainID,
+			Self:    api.Self{Address: n.g.Validators[n.self].Address, Index: n.self, Name: n.g.Validators[n.self].Name},
+			Sync:    api.SyncStatus{State: api.SyncStarting, StateSync: b.stateSync()},
+			Mempool: api.MempoolInfo{Capacity: cap(n.mempCh)},
+			Version: Version,
+		}
+		if p := st.Sync.StateSync; p != nil {
+			st.Peers = p.Peers
+			if n.syncProg.running() {
+				st.Sync.State, st.Sync.TargetEpoch = api.SyncSyncing, p.TargetEpoch
+			}
+		}
+		return st, nil
+	}
 	sync := api.SyncSynced
 	if v.halted {
 		sync = "halted"
@@ -46,7 +86,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 		Epoch:       v.epoch,
 		LatestFinal: api.EpochRef{Epoch: v.lastFinal, Hash: v.finalHash},
 		Peers:       v.peers,
-		Sync:        api.SyncStatus{State: sync, TargetEpoch: v.lastFinal},
+		Sync:        api.SyncStatus{State: sync, TargetEpoch: v.lastFinal, StateSync: b.stateSync()},
 		Mempool:     api.MempoolInfo{Size: len(n.mempCh), Capacity: cap(n.mempCh)},
 		Version:     Version,
 	}, nil
@@ -95,6 +135,9 @@ func (b backend) voteView(v checkpoint.Vote) api.Vote {
 
 // Receipts decodes an epoch's stored receipts.
 func (b backend) Receipts(_ context.Context, epoch uint64) (api.EpochReceipts, error) {
+	if _, err := b.ready(); err != nil {
+		return api.EpochReceipts{}, err
+	}
 	raw, err := b.n.st.Receipts(epoch)
 	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
 		return api.EpochReceipts{}, fmt.Errorf("epoch %d not executed here: %w", epoch, api.ErrNotFound)
@@ -118,7 +161,11 @@ func (b backend) Receipts(_ context.Context, epoch uint64) (api.EpochReceipts, e
 }
 
 func (b backend) LatestCheckpoint(ctx context.Context) (api.Checkpoint, error) {
-	lf := b.v().lastFinal
+	v, err := b.ready()
+	if err != nil {
+		return api.Checkpoint{}, err
+	}
+	lf := v.lastFinal
 	if lf == 0 {
 		return api.Checkpoint{}, fmt.Errorf("no final checkpoint yet: %w", api.ErrNotFound)
 	}
@@ -126,6 +173,9 @@ func (b backend) LatestCheckpoint(ctx context.Context) (api.Checkpoint, error) {
 }
 
 func (b backend) Checkpoint(_ context.Context, epoch uint64) (api.Checkpoint, error) {
+	if _, err := b.ready(); err != nil {
+		return api.Checkpoint{}, err
+	}
 	raw, err := b.n.st.Checkpoint(epoch)
 	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
 		return api.Checkpoint{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
@@ -137,6 +187,9 @@ func (b backend) Checkpoint(_ context.Context, epoch uint64) (api.Checkpoint, er
 }
 
 func (b backend) CheckpointByHash(_ context.Context, hash common.Hash) (api.Checkpoint, error) {
+	if _, err := b.ready(); err != nil {
+		return api.Checkpoint{}, err
+	}
 	raw, epoch, err := b.n.st.CheckpointByHash(hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Checkpoint{}, fmt.Errorf("checkpoint %s: %w", hash, api.ErrNotFound)
@@ -148,6 +201,9 @@ func (b backend) CheckpointByHash(_ context.Context, hash common.Hash) (api.Chec
 }
 
 func (b backend) Checkpoints(_ context.Context, beforeEpoch uint64, limit int) ([]api.Checkpoint, error) {
+	if _, err := b.ready(); err != nil {
+		return nil, err
+	}
 	lf := b.v().lastFinal
 	if beforeEpoch == math.MaxUint64 || beforeEpoch > lf+1 {
 		beforeEpoch = lf + 1
@@ -171,6 +227,9 @@ func (b backend) Checkpoints(_ context.Context, beforeEpoch uint64, limit int) (
 // without gaps: it reads each from the store as the view's final epoch
 // passes it, so a slow subscriber costs no memory.
 func (b backend) SubscribeCheckpoints(ctx context.Context, fromEpoch uint64) (<-chan api.Checkpoint, error) {
+	if _, err := b.ready(); err != nil {
+		return nil, err
+	}
 	if fromEpoch == 0 {
 		fromEpoch = 1
 	}
@@ -202,6 +261,9 @@ func (b backend) SubscribeCheckpoints(ctx context.Context, fromEpoch uint64) (<-
 }
 
 func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
+	if _, err := b.ready(); err != nil {
+		return common.Hash{}, err
+	}
 	n := b.n
 	tx, err := ledger.DecodeTx(raw)
 	if err != nil {
@@ -236,6 +298,9 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 }
 
 func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
+	if _, err := b.ready(); err != nil {
+		return api.TxStatus{}, err
+	}
 	out := api.TxStatus{Hash: hash, Status: api.TxUnknown}
 	raw, err := b.n.st.TxIndex(hash)
 	switch {
@@ -272,6 +337,9 @@ func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
 }
 
 func (b backend) Account(_ context.Context, addr common.Address, withProof bool) (api.Account, error) {
+	if _, err := b.ready(); err != nil {
+		return api.Account{}, err
+	}
 	v := b.v()
 	st, err := b.n.g.OpenState(b.n.st, v.finalRoot)
 	if err != nil {
@@ -299,6 +367,9 @@ func (b backend) Account(_ context.Context, addr common.Address, withProof bool)
 // record), and each channel's in-flight entries, which are exactly origin
 // k's entries with seq in (Recorded[i][k], Cut[k]) (DESIGN.md §5).
 func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error) {
+	if _, err := b.ready(); err != nil {
+		return api.Snapshot{}, err
+	}
 	n := b.n
 	if epoch == 0 {
 		return api.Snapshot{}, fmt.Errorf("epoch 0 is genesis: %w", api.ErrNotFound)
@@ -390,6 +461,9 @@ func (b backend) entryTxHashes(origin uint32, from, to uint64, cache map[[2]uint
 }
 
 func (b backend) Validators(context.Context) ([]api.Validator, error) {
+	if _, err := b.ready(); err != nil {
+		return nil, err
+	}
 	n := b.n
 	out := make([]api.Validator, len(n.g.Validators))
 	connected := map[uint32]bool{}

@@ -26,6 +26,7 @@ const serverStopWait = 3 * time.Second
 // once.
 type apiServer struct {
 	srv  *http.Server
+	addr string        // the bound address (the config may say port 0)
 	done chan struct{} // closed when Serve returns
 
 	mu       sync.Mutex
@@ -47,7 +48,7 @@ func (n *Node) startAPI() error {
 	opts := api.DefaultOptions()
 	opts.Logger = n.log.With("component", "api")
 	opts.UI = uiHandler()
-	a := &apiServer{done: make(chan struct{}), idle: make(chan struct{})}
+	a := &apiServer{addr: ln.Addr().String(), done: make(chan struct{}), idle: make(chan struct{})}
 	h := api.NewServer(backend{n}, opts)
 	a.srv = api.NewHTTPServer(n.cfg.API.Listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !a.enter() {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/ledgerd/ledgerd/node/api"
 )
 
 // devnetFile is written into the devnet directory for tools and tests.
@@ -176,8 +178,9 @@ func loadHomes(dir string) ([]generatedNode, error) {
 	return nodes, nil
 }
 
-// waitReady polls every node's /healthz until all answer, a node exits, or
-// the timeout passes.
+// waitReady polls every node's /healthz until all answer as running (not
+// "syncing" or "starting": the API answers during the start-up state
+// sync), a node exits, or the timeout passes.
 func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan int) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
@@ -185,8 +188,10 @@ func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exit
 		for {
 			resp, err := client.Get(nd.API + "/healthz")
 			if err == nil {
+				var h api.Health
+				derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h)
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if resp.StatusCode == http.StatusOK && derr == nil && h.Sync != api.SyncSyncing && h.Sync != api.SyncStarting {
 					break
 				}
 			}

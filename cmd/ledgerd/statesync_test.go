@@ -19,6 +19,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
+	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
@@ -115,7 +116,39 @@ func TestWipedValidatorStateSync(t *testing.T) {
 	}
 	stalledAt, _ := p.latestFinal(0)
 	time.Sleep(1500 * time.Millisecond)
+	// The API is up during the start-up state sync. To observe it
+	// reliably, v2 is frozen (SIGSTOP) while the victim starts: the probe
+	// waits for every validator, so the victim stays in its state sync with
+	// v0's and v1's answers (target epoch > 0) until v2 is thawed.
+	const frozen = 2
+	signal := func(i int, sig syscall.Signal) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if c := p.procs[i]; c != nil && c.Process != nil {
+			_ = c.Process.Signal(sig)
+		}
+	}
+	signal(frozen, syscall.SIGSTOP)
+	defer signal(frozen, syscall.SIGCONT)
 	p.start(victim)
+	var during api.Status
+	for deadline := time.Now().Add(8 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, err := p.apis[victim].Status(context.Background())
+		if err == nil && st.Sync.State == api.SyncSyncing && st.Sync.TargetEpoch > 0 && st.Sync.StateSync != nil {
+			during = st
+			break
+		}
+		if time.Now().After(deadline) {
+			signal(frozen, syscall.SIGCONT)
+			t.Fatalf("v%d never reported state sync in /v1/status (last %+v, %v)\n%s", victim, st, err, p.logTail(30))
+		}
+	}
+	// Meanwhile the store-backed routes refuse with 503 not_synced.
+	if _, err := p.apis[victim].LatestCheckpoint(context.Background()); !errors.Is(err, api.ErrNotSynced) {
+		t.Fatalf("v%d latest checkpoint during its state sync: %v, want not_synced", victim, err)
+	}
+	signal(frozen, syscall.SIGCONT)
+	t.Logf("v%d during its state sync: sync %+v, state_sync %+v", victim, during.Sync, *during.Sync.StateSync)
 	// The wiped node syncs and the network moves on, with it voting.
 	target := stalledAt + 4
 	for i := range p.nodes {
@@ -131,6 +164,12 @@ func TestWipedValidatorStateSync(t *testing.T) {
 		t.Fatalf("synced to epoch %d, network was final at %d when the node was wiped", synced, stalledAt)
 	}
 	recovered := bytes.Contains(logData, []byte("own stream recovered from peers"))
+	// The finished sync stays in the status of the running node.
+	if st, err := p.apis[victim].Status(context.Background()); err != nil || st.Sync.StateSync == nil ||
+		st.Sync.StateSync.Phase != api.StateSyncDone || st.Sync.StateSync.TargetEpoch != synced ||
+		st.Sync.StateSync.Accounts == 0 || st.Sync.StateSync.FinishedAtMs == 0 || st.Sync.State == api.SyncSyncing {
+		t.Fatalf("v%d status after its state sync: %+v %v", victim, st.Sync, err)
+	}
 	// Same checkpoints as its peers from the cut on; nothing before the cut.
 	c0, cv := p.apis[0], p.apis[victim]
 	lf, _ := p.latestFinal(victim)
