@@ -309,27 +309,49 @@ func (m *Machine) CurrentEpoch() uint64 { return m.ownEpoch }
 // Halted reports whether the machine stopped voting after a divergence.
 func (m *Machine) Halted() bool { return m.halted }
 
-// Boundary returns the time at which this node starts snapshot epoch: the
-// first point of the genesis grid (genesis_time + k × epoch_length) after
-// the last executed epoch's time, plus one epoch length per epoch beyond.
-// In steady state that is genesis_time + epoch × epoch_length; after a pause
-// of the whole network it restarts on the grid instead of racing through
-// empty epochs.
+// Boundary returns the time at which this node starts snapshot epoch by
+// the clock: ScheduledBoundary of the head, plus one epoch length per epoch
+// beyond the next.
 func (m *Machine) Boundary(epoch uint64) int64 {
-	g0, l := m.g.GenesisTimeMs, int64(m.g.EpochLengthMs)
-	base := m.head.TimeMs
+	next := ScheduledBoundary(m.g, m.head)
+	if epoch <= m.head.Epoch {
+		return next
+	}
+	return next + int64(epoch-m.head.Epoch-1)*int64(m.g.EpochLengthMs)
+}
+
+// ScheduledBoundary is when snapshot prev.Epoch+1 starts by the clock: the
+// first point of the genesis grid (genesis_time + k × epoch_length) after
+// prev's time, and never before genesis_time + (prev.Epoch+1) ×
+// epoch_length. In steady state that is genesis_time + epoch ×
+// epoch_length; after a pause of the whole network it restarts on the grid
+// instead of racing through empty epochs. prev is the header of epoch 0
+// (time = genesis time) for epoch 1.
+func ScheduledBoundary(g *ledger.Genesis, prev Header) int64 {
+	g0, l := g.GenesisTimeMs, int64(g.EpochLengthMs)
+	base := prev.TimeMs
+	if prev.Epoch == 0 {
+		base = g0
+	}
 	k := int64(1)
 	if base >= g0 {
 		k = (base-g0)/l + 1
 	}
-	if k < int64(m.head.Epoch)+1 {
-		k = int64(m.head.Epoch) + 1
+	if k < int64(prev.Epoch)+1 {
+		k = int64(prev.Epoch) + 1
 	}
-	next := g0 + k*l
-	if epoch <= m.head.Epoch {
-		return next
-	}
-	return next + int64(epoch-m.head.Epoch-1)*l
+	return g0 + k*l
+}
+
+// EpochStart is when epoch h's snapshot began, the point its
+// boundary-to-final latency is measured from: its scheduled boundary, or
+// its header time (the validators' median recording time) when that is
+// earlier because the epoch reached its transaction bound first. (The
+// header time alone is no measure: a node that records on a peer's marker
+// stamps it with its last tick, so the median can fall a few milliseconds
+// before the grid point.) prev is epoch h.Epoch-1's header.
+func EpochStart(g *ledger.Genesis, prev, h Header) int64 {
+	return min(ScheduledBoundary(g, prev), h.TimeMs)
 }
 
 func (m *Machine) epoch(e uint64) *epochState {

@@ -228,3 +228,29 @@ func TestMachineFinalizesIdenticalCheckpoints(t *testing.T) {
 		t.Fatalf("VerifyChain(tampered) = %v, want ErrHeaderHashDiffer", err)
 	}
 }
+
+func TestEpochStart(t *testing.T) {
+	g := &ledger.Genesis{GenesisTimeMs: 10_000, EpochLengthMs: 1000}
+	hdr := func(epoch uint64, timeMs int64) Header { return Header{Epoch: epoch, TimeMs: timeMs} }
+	tests := []struct {
+		name     string
+		prev, h  Header
+		sched    int64
+		wantFrom int64
+	}{
+		{"first epoch", hdr(0, 0), hdr(1, 11_002), 11_000, 11_000},
+		{"median recorded a tick before the grid", hdr(4, 13_999), hdr(5, 14_999), 15_000, 14_999},
+		{"steady state", hdr(4, 14_001), hdr(5, 15_003), 15_000, 15_000},
+		{"early start at the tx bound", hdr(4, 14_000), hdr(5, 14_400), 15_000, 14_400},
+		{"after a network-wide pause", hdr(4, 14_000), hdr(5, 90_001), 15_000, 15_000},
+		{"restart on the grid", hdr(5, 90_001), hdr(6, 91_000), 91_000, 91_000},
+	}
+	for _, tt := range tests {
+		if got := ScheduledBoundary(g, tt.prev); got != tt.sched {
+			t.Errorf("%s: ScheduledBoundary = %d, want %d", tt.name, got, tt.sched)
+		}
+		if got := EpochStart(g, tt.prev, tt.h); got != tt.wantFrom {
+			t.Errorf("%s: EpochStart = %d, want %d", tt.name, got, tt.wantFrom)
+		}
+	}
+}

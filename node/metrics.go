@@ -21,6 +21,7 @@ type metrics struct {
 	epochExecutedG   prometheus.Gauge
 	epochFinal       prometheus.Gauge
 	finality         prometheus.Histogram
+	phase            *prometheus.HistogramVec
 	txsFinal         prometheus.Counter
 	txsExecuted      *prometheus.CounterVec
 	txsSubmitted     *prometheus.CounterVec
@@ -49,6 +50,10 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		finality: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "finality_seconds",
 			Help: "Time from an epoch's boundary to its checkpoint becoming final here.", ConstLabels: labels,
 			Buckets: []float64{.025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "epoch_phase_seconds",
+			Help: "Where an epoch's time goes here: executed, voted (time from the epoch's boundary to its result reaching the " +
+				"node and to its vote leaving), execute, store_commit, sync (durations).", ConstLabels: labels,
+			Buckets: []float64{.005, .01, .025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}}, []string{"phase"}),
 		txsFinal:     prometheus.NewCounter(prometheus.CounterOpts(f("txs_final_total", "Transactions in final checkpoints."))),
 		txsExecuted:  prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_executed_total", "Executed transactions by receipt status.")), []string{"status"}),
 		txsSubmitted: prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_submitted_total", "Transactions submitted to this node's API by result.")), []string{"result"}),
@@ -62,7 +67,7 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		equivocations:    prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
 		divergences:      prometheus.NewCounter(prometheus.CounterOpts(f("divergences_total", "Certified checkpoints that differ from ours."))),
 	}
-	reg.MustRegister(m.epoch, m.epochExecutedG, m.epochFinal, m.finality, m.txsFinal, m.txsExecuted, m.txsSubmitted,
+	reg.MustRegister(m.epoch, m.epochExecutedG, m.epochFinal, m.finality, m.phase, m.txsFinal, m.txsExecuted, m.txsSubmitted,
 		m.mempool, m.peers, m.batchTxs, m.entriesDelivered, m.deliverErrors, m.badVotes, m.equivocations, m.divergences,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -79,6 +84,14 @@ func (m *metrics) epochExecuted(r *checkpoint.EpochResult, _ *ledger.Genesis) {
 	m.epochExecutedG.Set(float64(r.Header.Epoch))
 	for _, rc := range r.Receipts {
 		m.txsExecuted.WithLabelValues(rc.Status.String()).Inc()
+	}
+}
+
+// observePhase records one epoch phase: a duration, or (since the
+// boundary) a point in time.
+func (m *metrics) observePhase(phase string, d time.Duration) {
+	if d >= 0 && d < time.Hour {
+		m.phase.WithLabelValues(phase).Observe(d.Seconds())
 	}
 }
 

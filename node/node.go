@@ -72,6 +72,9 @@ type Node struct {
 	// batch is the transactions waiting for the next Propose (loop-owned).
 	batch      []ledger.CheckedTx
 	batchSince time.Time
+	// stepAt is when the current machine step (a delivery or a tick, the
+	// steps that can execute an epoch) began; for the execute metric.
+	stepAt time.Time
 
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
@@ -296,6 +299,7 @@ func (n *Node) addToBatch(a admitted) {
 
 func (n *Node) tick() error {
 	now := n.now()
+	n.stepAt = now
 	// Drain what the API admitted since the last tick, within one batch.
 	for len(n.batch) < n.cfg.Protocol.BatchMaxTxs {
 		select {
@@ -340,6 +344,7 @@ func (n *Node) deliver(v verified) error {
 		n.mets.equivocations.Inc()
 		return nil
 	}
+	n.stepAt = n.now()
 	if err := n.m.Deliver(v.e, v.txs); err != nil {
 		// A broken stream from one origin is that origin's fault; it never
 		// stops this node, but it is loud.
@@ -384,6 +389,9 @@ func (n *Node) handleReady() error {
 		return nil
 	}
 	rd := n.m.Ready()
+	if len(rd.Epochs) > 0 && !n.stepAt.IsZero() {
+		n.mets.observePhase("execute", n.now().Sub(n.stepAt))
+	}
 	for _, e := range rd.Entries {
 		if err := n.st.PutEntry(e.Origin, e.Seq, e.Encode()); err != nil {
 			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
@@ -405,9 +413,11 @@ func (n *Node) handleReady() error {
 		}
 	}
 	if rd.MustSync || len(rd.Finalized) > 0 {
+		t := n.now()
 		if err := n.st.Sync(); err != nil {
 			return fmt.Errorf("sync store: %w", err)
 		}
+		n.mets.observePhase("sync", n.now().Sub(t))
 	}
 	for _, e := range rd.Entries {
 		if err := n.net.Publish(e); err != nil {
@@ -417,6 +427,11 @@ func (n *Node) handleReady() error {
 	for _, v := range rd.Votes {
 		if err := n.net.PublishVote(v.Encode()); err != nil {
 			n.log.Warn("publish vote", "epoch", v.Epoch, "err", err)
+		}
+		for i := range rd.Epochs {
+			if h := rd.Epochs[i].Header; h.Epoch == v.Epoch {
+				n.mets.observePhase("voted", n.now().Sub(n.boundaryOf(h)))
+			}
 		}
 	}
 	for _, c := range rd.Finalized {
@@ -457,9 +472,12 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 	c := store.EpochCommit{Epoch: r.Header.Epoch, Nodes: r.Nodes, StateRoot: r.Header.StateRoot,
 		Checkpoint: r.Header.Encode(), CheckpointHash: r.Hash, Receipts: receipts, TxIndex: idx, Snapshot: snap,
 		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}}
+	n.mets.observePhase("executed", n.now().Sub(n.boundaryOf(r.Header)))
+	t := n.now()
 	if err := n.st.CommitEpoch(c); err != nil {
 		return fmt.Errorf("commit epoch %d: %w", r.Header.Epoch, err)
 	}
+	n.mets.observePhase("store_commit", n.now().Sub(t))
 	n.mets.epochExecuted(r, n.g)
 	for _, h := range r.TxHashes {
 		n.txs.executed(h)
@@ -503,15 +521,20 @@ func (n *Node) onFinal(c checkpoint.Certified) {
 		"votes", len(c.Certificate.Votes))
 }
 
-// boundaryOf is the epoch-grid point at or before h's time: the boundary
-// that started its snapshot (DESIGN.md §5).
+// boundaryOf is when h's snapshot began (checkpoint.EpochStart), from the
+// previous checkpoint in the store; h's own time when that is missing.
 func (n *Node) boundaryOf(h checkpoint.Header) time.Time {
-	g0, l := n.g.GenesisTimeMs, int64(n.g.EpochLengthMs)
-	t := h.TimeMs
-	if t > g0 {
-		t = g0 + (t-g0)/l*l
+	prev := checkpoint.Header{Epoch: 0, TimeMs: n.g.GenesisTimeMs}
+	if h.Epoch > 1 {
+		raw, err := n.st.Checkpoint(h.Epoch - 1)
+		if err != nil {
+			return time.UnixMilli(h.TimeMs)
+		}
+		if prev, err = checkpoint.DecodeHeader(raw); err != nil {
+			return time.UnixMilli(h.TimeMs)
+		}
 	}
-	return time.UnixMilli(t)
+	return time.UnixMilli(checkpoint.EpochStart(n.g, prev, h))
 }
 
 func (n *Node) publishView() {

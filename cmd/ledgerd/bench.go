@@ -21,6 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
 	"github.com/ledgerd/ledgerd/node/api"
@@ -125,15 +126,14 @@ type benchTargetInfo struct {
 	genesis *ledger.Genesis
 }
 
-// boundaryMs is the epoch-grid point at or before a checkpoint's time (its
-// marker times' median), or that time itself without a genesis.
-func (t benchTargetInfo) boundaryMs(timeMs int64) int64 {
-	g := t.genesis
-	if g == nil || timeMs < g.GenesisTimeMs {
+// epochStartMs is when a checkpoint's snapshot began (checkpoint.EpochStart
+// of it and its predecessor's time), or its own time without a genesis.
+func (t benchTargetInfo) epochStartMs(prevTimeMs int64, epoch uint64, timeMs int64) int64 {
+	if t.genesis == nil {
 		return timeMs
 	}
-	l := int64(g.EpochLengthMs)
-	return g.GenesisTimeMs + (timeMs-g.GenesisTimeMs)/l*l
+	return checkpoint.EpochStart(t.genesis, checkpoint.Header{Epoch: epoch - 1, TimeMs: prevTimeMs},
+		checkpoint.Header{Epoch: epoch, TimeMs: timeMs})
 }
 
 func benchTarget(devnetDir, nodes, faucetFile string) (benchTargetInfo, error) {
@@ -316,6 +316,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 	go func() {
 		defer close(followDone)
 		cps, errs := clients[0].StreamCheckpoints(followCtx, startEpoch)
+		var prev api.Checkpoint // the last checkpoint followed, for epoch starts
 		for {
 			select {
 			case cp, ok := <-cps:
@@ -328,9 +329,16 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 					continue
 				}
 				epochs.Add(1)
+				if prev.Epoch+1 != cp.Epoch && cp.Epoch > 1 {
+					if prev, err = clients[0].Checkpoint(followCtx, cp.Epoch-1); err != nil {
+						continue
+					}
+				}
+				start := t.epochStartMs(int64(prev.TimeMs), cp.Epoch, int64(cp.TimeMs))
+				prev = cp
 				mu.Lock()
 				if cp.TxCount > 0 {
-					boundary = append(boundary, float64(now.UnixMilli()-t.boundaryMs(int64(cp.TimeMs))))
+					boundary = append(boundary, float64(now.UnixMilli()-start))
 				}
 				for _, r := range rs.Receipts {
 					at, ok := submitted[r.TxHash]
