@@ -75,6 +75,9 @@ type Node struct {
 	// stepAt is when the current machine step (a delivery or a tick, the
 	// steps that can execute an epoch) began; for the execute metric.
 	stepAt time.Time
+	// peers is the connected validator count as of peersAt (publishView).
+	peers   int
+	peersAt time.Time
 
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
@@ -539,9 +542,16 @@ func (n *Node) boundaryOf(h checkpoint.Header) time.Time {
 
 func (n *Node) publishView() {
 	head, hash := n.m.Head()
-	v := &view{head: head, headHash: hash, lastFinal: n.m.LastFinal(), epoch: n.m.CurrentEpoch(),
-		peers: n.net.Peers(), halted: n.m.Halted()}
 	old := n.view.Load()
+	// Counting peers maps each peer ID to its address (a public key
+	// decompression and a hash); the view is published every tick, so the
+	// count is refreshed a few times a second only.
+	now := n.now()
+	if old == nil || now.Sub(n.peersAt) >= 250*time.Millisecond {
+		n.peers, n.peersAt = n.net.Peers(), now
+	}
+	v := &view{head: head, headHash: hash, lastFinal: n.m.LastFinal(), epoch: n.m.CurrentEpoch(),
+		peers: n.peers, halted: n.m.Halted()}
 	if old != nil && old.lastFinal == v.lastFinal {
 		v.finalHash, v.finalRoot, v.finalChange = old.finalHash, old.finalRoot, old.finalChange
 	} else {
