@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -28,7 +29,10 @@ const Version = "0.1.0"
 // never touches the machine: reads come from Badger and the published view.
 type backend struct{ n *Node }
 
-var _ api.Backend = backend{}
+var (
+	_ api.Backend       = backend{}
+	_ api.StateExporter = backend{}
+)
 
 func (b backend) v() *view { return b.n.view.Load() }
 
@@ -523,4 +527,34 @@ func (t *txTracker) pending(h common.Hash) bool {
 	defer t.mu.Unlock()
 	_, ok := t.m[h]
 	return ok
+}
+
+// StateFile serves GET /v1/state/{epoch} with the state file writer of
+// `state export --home` (ExportState), reading the store while the node
+// runs: trie nodes are content-addressed and never deleted, and final
+// epochs never change, so the export needs no lock and does not block the
+// loop.
+func (b backend) StateFile(_ context.Context, epoch uint64) (uint64, func(io.Writer) error, error) {
+	v, err := b.ready()
+	if err != nil {
+		return 0, nil, err
+	}
+	if epoch == 0 {
+		if epoch = v.lastFinal; epoch == 0 {
+			return 0, nil, fmt.Errorf("no final checkpoint yet: %w", api.ErrNotFound)
+		}
+	}
+	if epoch > v.lastFinal {
+		return 0, nil, fmt.Errorf("epoch %d is not final here (latest final %d): %w", epoch, v.lastFinal, api.ErrNotFound)
+	}
+	if err := checkExportable(b.n.st, epoch); err != nil {
+		if errors.Is(err, ErrNoHistory) || errors.Is(err, ErrNoCertificate) {
+			return 0, nil, fmt.Errorf("state file: %v: %w", err, api.ErrNotFound)
+		}
+		return 0, nil, err
+	}
+	return epoch, func(w io.Writer) error {
+		_, err := ExportState(b.n.st, b.n.g, epoch, w)
+		return err
+	}, nil
 }

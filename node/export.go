@@ -51,6 +51,9 @@ var (
 	ErrNodeRunning = errors.New("the data directory is in use by a running node: stop it first (the store lock allows one process)")
 	// ErrNoCertificate: the epoch is not final in this store.
 	ErrNoCertificate = errors.New("no certificate for the epoch in this store")
+	// ErrNoHistory: the store starts at a later epoch (it was bootstrapped
+	// by state sync or import) and cannot write checkpoints 1..N.
+	ErrNoHistory = errors.New("this store has no checkpoints before the epoch it was bootstrapped at (state sync or import), so it cannot export: export from a node with the full history")
 )
 
 // StateInfo describes an exported or imported state.
@@ -64,16 +67,14 @@ type StateInfo struct {
 // ExportState writes the certified checkpoints 1..epoch and the complete
 // account state of epoch from st to w. Every epoch 1..epoch needs its
 // header and certificate in st.
+//
+// It is the one writer of state files: `state export --home` and the API
+// route GET /v1/state/{epoch} both call it. It checks that the epoch can be
+// exported (checkExportable) before it writes anything, and streams through
+// a 64 KiB buffer: memory does not grow with the state.
 func ExportState(st *store.Store, g *ledger.Genesis, epoch uint64, w io.Writer) (StateInfo, error) {
-	if epoch == 0 {
-		return StateInfo{}, errors.New("export: epoch must be at least 1 (epoch 0 is the genesis file)")
-	}
-	head, ok, err := st.Head()
-	if err != nil {
-		return StateInfo{}, err
-	}
-	if !ok || head.Epoch < epoch {
-		return StateInfo{}, fmt.Errorf("export: epoch %d is above this store's head %d", epoch, head.Epoch)
+	if err := checkExportable(st, epoch); err != nil {
+		return StateInfo{}, fmt.Errorf("export: %w", err)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	gh := g.Hash()
@@ -115,6 +116,52 @@ func ExportState(st *store.Store, g *ledger.Genesis, epoch uint64, w io.Writer) 
 		return StateInfo{}, fmt.Errorf("export: write: %w", err)
 	}
 	return StateInfo{Epoch: epoch, Hash: last.Hash(), StateRoot: last.StateRoot, Accounts: count}, nil
+}
+
+// checkExportable reports, cheaply, whether epoch's state file can be
+// written from st: epoch >= 1, at or below the head, certified, and the
+// store holds the certified chain from epoch 1 (not bootstrapped later).
+func checkExportable(st *store.Store, epoch uint64) error {
+	if epoch == 0 {
+		return errors.New("epoch must be at least 1 (epoch 0 is the genesis file)")
+	}
+	head, ok, err := st.Head()
+	if err != nil {
+		return err
+	}
+	if !ok || head.Epoch < epoch {
+		return fmt.Errorf("epoch %d is above this store's head %d: %w", epoch, head.Epoch, ErrNoCertificate)
+	}
+	if _, err := st.Certificate(epoch); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("epoch %d: %w", epoch, ErrNoCertificate)
+	} else if err != nil {
+		return err
+	}
+	if _, err := st.Certificate(1); errors.Is(err, store.ErrNotFound) {
+		return ErrNoHistory
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// latestCertified is the highest epoch at or below st's head with a
+// certificate (0 if none).
+func latestCertified(st *store.Store) (uint64, error) {
+	head, ok, err := st.Head()
+	if err != nil || !ok {
+		return 0, err
+	}
+	for ep := head.Epoch; ep >= 1; ep-- {
+		_, err := st.Certificate(ep)
+		if err == nil {
+			return ep, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // certifiedFromStore reads and decodes epoch's header and certificate.
@@ -374,7 +421,8 @@ func openStoreFor(cfg Config) (*store.Store, error) {
 	return st, nil
 }
 
-// ExportStateHome exports epoch's state from the (stopped) node of cfg.
+// ExportStateHome exports epoch's state from the (stopped) node of cfg;
+// epoch 0 means the latest certified epoch of its store.
 func ExportStateHome(cfg Config, epoch uint64, w io.Writer) (StateInfo, error) {
 	g, err := LoadGenesis(cfg.Path(cfg.GenesisFile))
 	if err != nil {
@@ -385,6 +433,14 @@ func ExportStateHome(cfg Config, epoch uint64, w io.Writer) (StateInfo, error) {
 		return StateInfo{}, err
 	}
 	defer st.Close()
+	if epoch == 0 {
+		if epoch, err = latestCertified(st); err != nil {
+			return StateInfo{}, err
+		}
+		if epoch == 0 {
+			return StateInfo{}, fmt.Errorf("export: no final epoch in this store: %w", ErrNoCertificate)
+		}
+	}
 	return ExportState(st, g, epoch, w)
 }
 

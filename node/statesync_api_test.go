@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -79,6 +80,8 @@ func TestAPIDuringStateSync(t *testing.T) {
 	notSynced("validators", err)
 	_, err = c.Receipts(ctx, 1)
 	notSynced("receipts", err)
+	_, _, err = c.StateFile(ctx, 0, io.Discard)
+	notSynced("state file", err)
 	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 	_, errs := c.StreamCheckpoints(sctx, 1)
 	notSynced("stream", <-errs)
@@ -110,6 +113,12 @@ func TestAPIDuringStateSync(t *testing.T) {
 	}
 	if _, err := c.Account(ctx, [20]byte{1}, true); err != nil {
 		t.Fatalf("account after start: %v", err)
+	}
+	// No final epoch on a lone node: no state file, with a clear 404.
+	for _, ep := range []uint64{0, 5} {
+		if _, _, err := c.StateFile(ctx, ep, io.Discard); !errors.Is(err, api.ErrNotFound) {
+			t.Fatalf("state file %d without a final epoch: %v, want not_found", ep, err)
+		}
 	}
 	st, err = c.Status(ctx)
 	if err != nil || st.Sync.State == api.SyncSyncing || st.Sync.StateSync == nil || st.Sync.StateSync.Phase != api.StateSyncDone ||

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -52,4 +53,18 @@ type Backend interface {
 	Snapshot(ctx context.Context, epoch uint64) (Snapshot, error)
 	// Validators lists the validator set in index order.
 	Validators(ctx context.Context) ([]Validator, error)
+}
+
+// StateExporter is implemented by backends that serve state files
+// (GET /v1/state/{epoch}); the server answers 404 for backends without it.
+type StateExporter interface {
+	// StateFile resolves epoch (0 means the latest final epoch) and returns
+	// it with a function that writes its state file (docs/statesync.md:
+	// the certified checkpoints 1..epoch and every account of its state)
+	// to w, streaming. ErrNotFound when the epoch is not final here or the
+	// store lacks some of its checkpoints (a node bootstrapped at a later
+	// epoch). write's errors before its first Write to w are reported to
+	// the client; later ones cut the transfer short (a truncated file,
+	// which import refuses).
+	StateFile(ctx context.Context, epoch uint64) (resolved uint64, write func(w io.Writer) error, err error)
 }

@@ -358,3 +358,38 @@ func (c *Client) runStream(ctx context.Context, from uint64, out chan<- Checkpoi
 		// Other event types are ignored, as SSE requires.
 	}
 }
+
+// StateFile calls GET /v1/state/{epoch} (epoch 0: "latest") and copies the
+// state file to w as it arrives (nothing is buffered whole). It returns the
+// file's epoch and the bytes copied. The call has no timeout of its own
+// (a state can be large): bound it with ctx. A transfer the server cut
+// short is an error; the file itself is verified by `state import`
+// (node.ReadStateFile), not here.
+func (c *Client) StateFile(ctx context.Context, epoch uint64, w io.Writer) (uint64, int64, error) {
+	path := "/v1/state/latest"
+	if epoch != 0 {
+		path = "/v1/state/" + strconv.FormatUint(epoch, 10)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path, nil), nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("api: GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	resp, err := c.stream.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("api: GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, decodeErrorResponse(resp)
+	}
+	got, err := strconv.ParseUint(resp.Header.Get(StateEpochHeader), 10, 64)
+	if err != nil || got == 0 || (epoch != 0 && got != epoch) {
+		return 0, 0, fmt.Errorf("api: GET %s: bad %s header %q", path, StateEpochHeader, clip(resp.Header.Get(StateEpochHeader)))
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return got, n, fmt.Errorf("api: GET %s: transfer cut after %d bytes: %w", path, n, err)
+	}
+	return got, n, nil
+}

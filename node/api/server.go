@@ -48,6 +48,9 @@ type Options struct {
 	// MaxSnapshotTxHashes bounds the transaction hashes listed per channel
 	// in a snapshot; the rest are counted in TxCount only (default 1000).
 	MaxSnapshotTxHashes int
+	// MaxStateExports bounds concurrent GET /v1/state/{epoch} transfers
+	// (default 2): each walks a whole state trie.
+	MaxStateExports int
 }
 
 // DefaultOptions returns the defaults documented on Options.
@@ -59,6 +62,7 @@ func DefaultOptions() Options {
 		StreamHeartbeat:     15 * time.Second,
 		StreamWriteTimeout:  30 * time.Second,
 		MaxSnapshotTxHashes: 1000,
+		MaxStateExports:     2,
 	}
 }
 
@@ -80,6 +84,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: StreamWriteTimeout %v < 0", ErrInvalidOptions, o.StreamWriteTimeout)
 	case o.MaxSnapshotTxHashes < 0:
 		return fmt.Errorf("%w: MaxSnapshotTxHashes %d < 0", ErrInvalidOptions, o.MaxSnapshotTxHashes)
+	case o.MaxStateExports < 0:
+		return fmt.Errorf("%w: MaxStateExports %d < 0", ErrInvalidOptions, o.MaxStateExports)
 	}
 	return nil
 }
@@ -105,6 +111,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxSnapshotTxHashes <= 0 {
 		o.MaxSnapshotTxHashes = d.MaxSnapshotTxHashes
 	}
+	if o.MaxStateExports <= 0 {
+		o.MaxStateExports = d.MaxStateExports
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +126,8 @@ type server struct {
 	log     *slog.Logger
 	// streams is a semaphore: one token per open checkpoint stream.
 	streams chan struct{}
+	// exports is a semaphore: one token per running state file transfer.
+	exports chan struct{}
 }
 
 // NewServer returns the API handler over b. Options fields that are zero (or
@@ -128,6 +139,7 @@ func NewServer(b Backend, opts Options) http.Handler {
 		opts:    opts,
 		log:     opts.Logger,
 		streams: make(chan struct{}, opts.MaxStreams),
+		exports: make(chan struct{}, opts.MaxStateExports),
 	}
 	mux := http.NewServeMux()
 	get, post := http.MethodGet, http.MethodPost
@@ -144,6 +156,7 @@ func NewServer(b Backend, opts Options) http.Handler {
 	s.route(mux, "/v1/snapshots/{epoch}", get, s.bounded(maxGetBodyBytes, s.getSnapshot))
 	s.route(mux, "/v1/validators", get, s.bounded(maxGetBodyBytes, s.getValidators))
 	s.route(mux, "/v1/status", get, s.bounded(maxGetBodyBytes, s.getStatus))
+	s.route(mux, "/v1/state/{epoch}", get, http.HandlerFunc(s.stateFile))
 	s.route(mux, "/healthz", get, s.bounded(maxGetBodyBytes, s.getHealth))
 	mux.Handle("/v1/", s.bounded(maxGetBodyBytes, s.unknownRoute))
 	if opts.UI != nil {
