@@ -8,19 +8,23 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // exportBackend adds state files to the fake backend: epochs 1..final,
 // each file size bytes derived from its epoch. write, when set, replaces
-// the writer (failure and flow-control tests).
+// the writer (failure and flow-control tests); it is atomic because the
+// race detector sees no order through the test's TCP connections.
 type exportBackend struct {
 	*fakeBackend
 	final uint64
 	size  int
-	write func(w io.Writer) error
+	write atomic.Pointer[func(w io.Writer) error]
 }
+
+func (b *exportBackend) setWrite(f func(w io.Writer) error) { b.write.Store(&f) }
 
 func stateBytes(epoch uint64, size int) []byte {
 	b := make([]byte, size)
@@ -37,8 +41,8 @@ func (b *exportBackend) StateFile(_ context.Context, epoch uint64) (uint64, func
 	if epoch > b.final {
 		return 0, nil, fmt.Errorf("epoch %d is not final here: %w", epoch, ErrNotFound)
 	}
-	if b.write != nil {
-		return epoch, b.write, nil
+	if w := b.write.Load(); w != nil {
+		return epoch, *w, nil
 	}
 	return epoch, func(w io.Writer) error {
 		data := stateBytes(epoch, b.size)
@@ -101,19 +105,19 @@ func TestStateFileRoute(t *testing.T) {
 	}
 
 	// An error before the first byte: a normal error response.
-	b.write = func(io.Writer) error { return fmt.Errorf("store gone: %w", ErrNotFound) }
+	b.setWrite(func(io.Writer) error { return fmt.Errorf("store gone: %w", ErrNotFound) })
 	if _, _, err := c.StateFile(ctx, 1, io.Discard); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("early error: %v", err)
 	}
 	// An error after the first bytes: the transfer fails, it never looks
 	// complete (before the headers left: no response; after: a cut body).
 	for _, size := range []int{1000, 200_000} {
-		b.write = func(w io.Writer) error {
+		b.setWrite(func(w io.Writer) error {
 			if _, err := w.Write(make([]byte, size)); err != nil {
 				return err
 			}
 			return errors.New("disk error")
-		}
+		})
 		buf.Reset()
 		_, n, err := c.StateFile(ctx, 1, &buf)
 		if err == nil || (size > 100_000 && !strings.Contains(err.Error(), "transfer cut")) {
@@ -131,7 +135,7 @@ func TestStateFileStreams(t *testing.T) {
 	release := make(chan struct{})
 	writerDone := make(chan error, 4)
 	b := &exportBackend{fakeBackend: newFakeBackend(2), final: 2}
-	b.write = func(w io.Writer) error {
+	b.setWrite(func(w io.Writer) error {
 		err := func() error {
 			if _, err := w.Write([]byte("first")); err != nil {
 				return err
@@ -149,7 +153,7 @@ func TestStateFileStreams(t *testing.T) {
 		}()
 		writerDone <- err
 		return err
-	}
+	})
 	srv, _ := newTestServer(t, b, Options{MaxStateExports: 2, StreamWriteTimeout: 2 * time.Second})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
