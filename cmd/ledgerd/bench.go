@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,8 +213,83 @@ func procStat(pid int) (cpu float64, peakMiB float64, err error) {
 type benchAccount struct {
 	key   *ecdsa.PrivateKey
 	addr  common.Address
-	nonce uint64
+	idx   int
+	nonce uint64 // next nonce to submit
 	node  int
+	// pre holds transfers signed before the run, nonces base, base+1, …
+	base uint64
+	pre  []signedTx
+}
+
+type signedTx struct {
+	raw  []byte
+	hash ledger.Hash
+}
+
+// transfer returns a's 1-unit transfer with the given nonce: presigned when
+// it is, signed now otherwise. The recipient depends only on the sender and
+// the nonce, so both give the same bytes.
+func (a *benchAccount) transfer(chainID string, accts []*benchAccount, nonce uint64) (signedTx, error) {
+	if nonce >= a.base && nonce-a.base < uint64(len(a.pre)) {
+		return a.pre[nonce-a.base], nil
+	}
+	to := accts[(a.idx+1+int(nonce%uint64(max(1, len(accts)-1))))%len(accts)].addr
+	tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: nonce}
+	if err := tx.Sign(a.key); err != nil {
+		return signedTx{}, err
+	}
+	return signedTx{raw: tx.Encode(), hash: tx.Hash()}, nil
+}
+
+// maxPresigned bounds the transfers signed ahead of a run (~170 B each).
+const maxPresigned = 2_000_000
+
+// presign signs, on every core, the transfers a run at rate for duration
+// will submit (plus one request's worth per account), so the client's own
+// signing does not compete with the validators for CPU during the run. It
+// does nothing without a rate.
+func presign(ctx context.Context, chainID string, accts []*benchAccount, rate float64, duration time.Duration, batch int, progress io.Writer) error {
+	if rate <= 0 {
+		return nil
+	}
+	total := rate * duration.Seconds()
+	per := int(total/float64(len(accts))) + batch
+	if float64(per)*float64(len(accts)) > maxPresigned {
+		return fmt.Errorf("%w: --rate × --duration needs %.0f transfers signed ahead, more than %d", errUsage,
+			float64(per)*float64(len(accts)), maxPresigned)
+	}
+	fmt.Fprintf(progress, "bench: signing %d transfers ahead…\n", per*len(accts))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(accts))
+	next := make(chan *benchAccount)
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for a := range next {
+				a.base, a.pre = a.nonce, make([]signedTx, 0, per)
+				for k := range per {
+					st, err := a.transfer(chainID, accts, a.nonce+uint64(k))
+					if err != nil {
+						errs <- err
+						return
+					}
+					a.pre = append(a.pre, st)
+				}
+			}
+		})
+	}
+	for _, a := range accts {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- a
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // benchParams are the load's shape.
@@ -251,7 +327,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 		if err != nil {
 			return nil, err
 		}
-		accts[i] = &benchAccount{key: k, addr: crypto.PubkeyToAddress(k.PublicKey), node: i % len(clients)}
+		accts[i] = &benchAccount{key: k, addr: crypto.PubkeyToAddress(k.PublicKey), idx: i, node: i % len(clients)}
 	}
 	// Fund every account through node 0 (one stream keeps the faucet's
 	// nonces in order), then wait for the last funding transfer.
@@ -291,6 +367,10 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 	}
 	if ts.Receipt == nil || ts.Receipt.Status != api.ReceiptOK {
 		return nil, fmt.Errorf("funding failed: %+v", ts.Receipt)
+	}
+
+	if err := presign(ctx, chainID, accts, rate, duration, batch, progress); err != nil {
+		return nil, err
 	}
 
 	// Follow final checkpoints on node 0 and match receipts to submissions.
@@ -400,12 +480,11 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 					a := share[i%len(share)]
 					raws, hashes = raws[:0], hashes[:0]
 					for j := 0; j < batch; j++ {
-						to := accts[(i*batch+j+ni)%len(accts)].addr
-						tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: a.nonce + uint64(j)}
-						if err := tx.Sign(a.key); err != nil {
+						st, err := a.transfer(chainID, accts, a.nonce+uint64(j))
+						if err != nil {
 							return
 						}
-						raws, hashes = append(raws, tx.Encode()), append(hashes, tx.Hash())
+						raws, hashes = append(raws, st.raw), append(hashes, st.hash)
 					}
 					at := time.Now()
 					mu.Lock()

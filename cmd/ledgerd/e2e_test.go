@@ -294,4 +294,49 @@ func TestDevnetEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d epochs byte-identical on 4 nodes, %d transactions final, chain verifies against every node, supply %d unchanged",
 		latest, txs, supply)
+	checkBench(t, d)
+}
+
+// checkBench runs a short, slow `ledgerd bench --json` against the devnet
+// and checks the report a user reads: every submission final, latencies
+// ordered and plausible for an idle network, every validator measured.
+func checkBench(t *testing.T, d *devnet) {
+	const rate, secs = 200, 3
+	out, err := exec.Command(d.bin, "bench", "--devnet", d.dir, "--accounts", "16", "--duration", fmt.Sprintf("%ds", secs),
+		"--rate", fmt.Sprint(rate), "--batch", "5", "--workers", "2", "--drain", "30s", "--json").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	t.Logf("bench: %d submitted, %d final, %.0f tx/s, submit→final %+v ms, boundary→final %+v ms, rejected %v",
+		rep.Submitted, rep.Final, rep.FinalTxPerS, rep.SubmitToFinalMs, rep.BoundaryToFinal, rep.Rejected)
+	if rep.Submitted < rate*secs/2 || rep.Final != rep.Submitted || len(rep.Rejected) != 0 {
+		t.Fatalf("bench: %d submitted, %d final, rejected %v: want about %d, all final, none rejected", rep.Submitted, rep.Final,
+			rep.Rejected, rate*secs)
+	}
+	if rep.FinalTxPerS < rate/2 || rep.FinalTxPerS > 2*rate {
+		t.Fatalf("bench: %.0f final tx/s at a target rate of %d", rep.FinalTxPerS, rate)
+	}
+	for name, p := range map[string]percentiles{"submit_to_final_ms": rep.SubmitToFinalMs, "boundary_to_final_ms": rep.BoundaryToFinal} {
+		if p.P50 <= 0 || p.P50 > p.P95 || p.P95 > p.P99 || p.P99 > 5000 {
+			t.Fatalf("bench: %s %+v not ordered within (0, 5000] ms", name, p)
+		}
+	}
+	// A nearly idle network finalizes an epoch in tens of milliseconds; a
+	// boundary misplaced by an epoch length (a bug this caught) shows here.
+	if rep.BoundaryToFinal.P50 > 500 || rep.BoundaryToFinal.P50 >= rep.SubmitToFinalMs.P50 {
+		t.Fatalf("bench: boundary→final p50 %.0f ms: want at most 500 ms and below submit→final p50 %.0f ms",
+			rep.BoundaryToFinal.P50, rep.SubmitToFinalMs.P50)
+	}
+	if len(rep.Validators) != len(d.info.Nodes) {
+		t.Fatalf("bench: %d validators measured, want %d", len(rep.Validators), len(d.info.Nodes))
+	}
+	for _, v := range rep.Validators {
+		if v.CPUSeconds <= 0 || v.PeakRSSMiB <= 0 {
+			t.Fatalf("bench: validator %+v not measured", v)
+		}
+	}
 }
