@@ -301,7 +301,7 @@ func TestDevnetEndToEnd(t *testing.T) {
 // and checks the report a user reads: every submission final, latencies
 // ordered and plausible for an idle network, every validator measured.
 func checkBench(t *testing.T, d *devnet) {
-	const rate, secs = 200, 3
+	const rate, secs = 200, 5
 	out, err := exec.Command(d.bin, "bench", "--devnet", d.dir, "--accounts", "16", "--duration", fmt.Sprintf("%ds", secs),
 		"--rate", fmt.Sprint(rate), "--batch", "5", "--workers", "2", "--drain", "30s", "--json").Output()
 	if err != nil {
@@ -317,8 +317,10 @@ func checkBench(t *testing.T, d *devnet) {
 		t.Fatalf("bench: %d submitted, %d final, rejected %v: want about %d, all final, none rejected", rep.Submitted, rep.Final,
 			rep.Rejected, rate*secs)
 	}
-	if rep.FinalTxPerS < rate/2 || rep.FinalTxPerS > 2*rate {
-		t.Fatalf("bench: %.0f final tx/s at a target rate of %d", rep.FinalTxPerS, rate)
+	// Finals during the load: all but the last epoch's worth (1 s epochs).
+	if rep.FinalTxPerS < rate/3 || rep.FinalTxPerS > 2*rate || rep.FinalInWindow > rep.Final {
+		t.Fatalf("bench: %.0f final tx/s sustained (%d of %d final during the load) at a target rate of %d",
+			rep.FinalTxPerS, rep.FinalInWindow, rep.Final, rate)
 	}
 	for name, p := range map[string]percentiles{"submit_to_final_ms": rep.SubmitToFinalMs, "boundary_to_final_ms": rep.BoundaryToFinal} {
 		if p.P50 <= 0 || p.P50 > p.P95 || p.P95 > p.P99 || p.P99 > 5000 {
