@@ -274,6 +274,10 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 		n.mets.txsSubmitted.WithLabelValues("malformed").Inc()
 		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, err)
 	}
+	// Refuse before the signature recovery when the node cannot take more.
+	if r, wait := n.txs.room(n.now()); r != admitOK {
+		return common.Hash{}, n.refuse(r, wait)
+	}
 	checked := ledger.CheckTx(tx, n.g.ChainID)
 	if checked.Err != nil {
 		n.mets.txsSubmitted.WithLabelValues(ledger.StatusOf(checked.Err).String()).Inc()
@@ -282,13 +286,12 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 	if v := b.v(); v.halted {
 		return common.Hash{}, fmt.Errorf("node halted after a divergence: %w", api.ErrNotSynced)
 	}
-	switch n.txs.admit(checked.Hash) {
+	switch r := n.txs.admit(checked.Hash, n.now()); r {
 	case admitDuplicate:
 		n.mets.txsSubmitted.WithLabelValues("duplicate").Inc()
 		return checked.Hash, nil // idempotent: already pending here
-	case admitFull:
-		n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
-		return common.Hash{}, fmt.Errorf("%d transactions pending: %w", n.txs.limit, api.ErrMempoolFull)
+	case admitFull, admitBehind:
+		return common.Hash{}, n.refuse(r, 0)
 	}
 	select {
 	case n.mempCh <- admitted{tx: checked, received: n.now()}:
@@ -484,11 +487,24 @@ func (b backend) Validators(context.Context) ([]api.Validator, error) {
 }
 
 // txTracker remembers the transactions this node admitted until they are
-// executed, bounding the mempool and answering "pending".
+// executed, bounding the mempool and answering "pending". With maxWait > 0
+// it also refuses new transactions while the oldest one it admitted has
+// waited longer than maxWait: a network that finalizes less than clients
+// submit then answers 429 instead of queueing minutes of work.
 type txTracker struct {
-	mu    sync.Mutex
-	limit int
-	m     map[common.Hash]time.Time
+	mu      sync.Mutex
+	limit   int
+	maxWait time.Duration
+	m       map[common.Hash]time.Time
+	// order is admission order (only with maxWait > 0); entries whose
+	// transaction was executed are dropped lazily from the front.
+	order []trackedTx
+	head  int
+}
+
+type trackedTx struct {
+	h  common.Hash
+	at time.Time
 }
 
 type admitResult int
@@ -497,23 +513,76 @@ const (
 	admitOK admitResult = iota
 	admitDuplicate
 	admitFull
+	admitBehind
 )
 
-func newTxTracker(limit int) *txTracker {
-	return &txTracker{limit: limit, m: make(map[common.Hash]time.Time)}
+// refuse counts and explains a submission the tracker has no room for.
+func (n *Node) refuse(r admitResult, wait time.Duration) error {
+	if r == admitBehind {
+		n.mets.txsSubmitted.WithLabelValues("behind").Inc()
+		return fmt.Errorf("the network is behind: this node's oldest pending transaction has waited %s (mempool.max_wait_ms %d): %w",
+			wait.Round(time.Millisecond), n.txs.maxWait.Milliseconds(), api.ErrMempoolFull)
+	}
+	n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
+	return fmt.Errorf("%d transactions pending: %w", n.txs.limit, api.ErrMempoolFull)
 }
 
-func (t *txTracker) admit(h common.Hash) admitResult {
+func newTxTracker(limit int, maxWait time.Duration) *txTracker {
+	return &txTracker{limit: limit, maxWait: maxWait, m: make(map[common.Hash]time.Time)}
+}
+
+// room reports, without admitting anything, whether a new transaction
+// would be refused (admitFull or admitBehind) and the oldest wait, so the
+// API refuses before paying for signature recovery.
+func (t *txTracker) room(now time.Time) (admitResult, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.roomLocked(now)
+}
+
+func (t *txTracker) roomLocked(now time.Time) (admitResult, time.Duration) {
+	if len(t.m) >= t.limit {
+		return admitFull, 0
+	}
+	if t.maxWait > 0 {
+		if at, ok := t.oldestLocked(); ok && now.Sub(at) > t.maxWait {
+			return admitBehind, now.Sub(at)
+		}
+	}
+	return admitOK, 0
+}
+
+func (t *txTracker) admit(h common.Hash, now time.Time) admitResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[h]; ok {
 		return admitDuplicate
 	}
-	if len(t.m) >= t.limit {
-		return admitFull
+	if r, _ := t.roomLocked(now); r != admitOK {
+		return r
 	}
-	t.m[h] = time.Now()
+	t.m[h] = now
+	if t.maxWait > 0 {
+		t.order = append(t.order, trackedTx{h: h, at: now})
+	}
 	return admitOK
+}
+
+// oldestLocked is the admission time of the oldest unexecuted transaction.
+func (t *txTracker) oldestLocked() (time.Time, bool) {
+	for t.head < len(t.order) {
+		e := t.order[t.head]
+		if at, ok := t.m[e.h]; ok && at.Equal(e.at) {
+			if t.head > len(t.order)/2 { // compact: the dropped front is the larger half
+				t.order = append(t.order[:0], t.order[t.head:]...)
+				t.head = 0
+			}
+			return e.at, true
+		}
+		t.head++
+	}
+	t.order, t.head = t.order[:0], 0
+	return time.Time{}, false
 }
 
 func (t *txTracker) executed(h common.Hash) {

@@ -59,6 +59,22 @@ type MempoolConfig struct {
 	// MaxTxs is the most transactions waiting to be batched; beyond it
 	// submissions get 429.
 	MaxTxs int `toml:"max_txs"`
+	// MaxWaitMs refuses new submissions (429) while the oldest transaction
+	// this node admitted has waited longer than this for execution, so an
+	// overloaded network answers clients instead of queueing minutes of
+	// work. 0 means max(4 s, 3 epoch lengths); -1 turns it off.
+	MaxWaitMs int `toml:"max_wait_ms"`
+}
+
+// MaxWait resolves MaxWaitMs for epochs of epochMs milliseconds; 0 is off.
+func (c MempoolConfig) MaxWait(epochMs uint64) time.Duration {
+	switch {
+	case c.MaxWaitMs < 0:
+		return 0
+	case c.MaxWaitMs > 0:
+		return time.Duration(c.MaxWaitMs) * time.Millisecond
+	}
+	return max(4*time.Second, 3*time.Duration(epochMs)*time.Millisecond)
 }
 
 // ProtocolConfig holds timing knobs of the stream and epoch protocol.
@@ -132,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.P2P.Listen) == 0 {
 		errs = append(errs, errors.New("p2p.listen: at least one address is required"))
+	}
+	if c.Mempool.MaxWaitMs < -1 || c.Mempool.MaxWaitMs > 3_600_000 {
+		errs = append(errs, fmt.Errorf("mempool.max_wait_ms: %d out of range [-1, 3600000]", c.Mempool.MaxWaitMs))
 	}
 	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxTxs > 10_000_000 {
 		errs = append(errs, fmt.Errorf("mempool.max_txs: %d out of range [1, 10000000]", c.Mempool.MaxTxs))

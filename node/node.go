@@ -149,7 +149,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if n.now == nil {
 		n.now = time.Now
 	}
-	n.txs = newTxTracker(cfg.Mempool.MaxTxs * 2)
+	n.txs = newTxTracker(cfg.Mempool.MaxTxs*2, cfg.Mempool.MaxWait(g.EpochLengthMs))
 	if err := n.checkGenesisMatches(); err != nil {
 		st.Close()
 		return nil, err

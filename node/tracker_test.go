@@ -1,0 +1,98 @@
+package node
+
+import (
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+func TestTxTrackerLimitAndWait(t *testing.T) {
+	t0 := time.Unix(1_000, 0)
+	h := func(i int) common.Hash { return common.BigToHash(new(big.Int).Lsh(common.Big1, uint(i))) }
+	tr := newTxTracker(3, 4*time.Second)
+	for i := range 3 {
+		if r := tr.admit(h(i), t0.Add(time.Duration(i)*time.Second)); r != admitOK {
+			t.Fatalf("admit %d: %v", i, r)
+		}
+	}
+	if r := tr.admit(h(0), t0); r != admitDuplicate {
+		t.Fatalf("duplicate: %v", r)
+	}
+	if r := tr.admit(h(3), t0.Add(3*time.Second)); r != admitFull {
+		t.Fatalf("over the limit: %v", r)
+	}
+	tr.executed(h(1)) // out of order: the oldest is still h(0)
+	if r, _ := tr.room(t0.Add(4 * time.Second)); r != admitOK {
+		t.Fatalf("oldest waited exactly max: %v", r)
+	}
+	r, wait := tr.room(t0.Add(4*time.Second + time.Millisecond))
+	if r != admitBehind || wait != 4*time.Second+time.Millisecond {
+		t.Fatalf("oldest waited past max: %v %s", r, wait)
+	}
+	if r := tr.admit(h(4), t0.Add(5*time.Second)); r != admitBehind {
+		t.Fatalf("admit while behind: %v", r)
+	}
+	tr.executed(h(0)) // now the oldest is h(2), admitted at t0+2s
+	if r := tr.admit(h(4), t0.Add(5*time.Second)); r != admitOK {
+		t.Fatalf("admit after the oldest executed: %v", r)
+	}
+	if r, wait := tr.room(t0.Add(6*time.Second + time.Millisecond)); r != admitBehind || wait != 4*time.Second+time.Millisecond {
+		t.Fatalf("h(2) waited past max: %v %s", r, wait)
+	}
+	// A hash executed and admitted again counts from its new admission.
+	tr.executed(h(2))
+	tr.executed(h(4))
+	if r := tr.admit(h(2), t0.Add(7*time.Second)); r != admitOK {
+		t.Fatalf("readmit: %v", r)
+	}
+	if r, _ := tr.room(t0.Add(11 * time.Second)); r != admitOK {
+		t.Fatalf("readmitted hash judged by its first admission: %v", r)
+	}
+}
+
+// TestTxTrackerOrderBounded: the admission-order queue does not grow with
+// transactions that were executed.
+func TestTxTrackerOrderBounded(t *testing.T) {
+	t0 := time.Unix(1_000, 0)
+	tr := newTxTracker(100, time.Hour)
+	for i := range 100_000 {
+		hash := common.BigToHash(big.NewInt(int64(i + 1)))
+		if r := tr.admit(hash, t0); r != admitOK {
+			t.Fatalf("admit %d: %v", i, r)
+		}
+		tr.executed(hash)
+		tr.room(t0)
+	}
+	if len(tr.order) > 2 || len(tr.m) != 0 {
+		t.Fatalf("order holds %d entries, map %d, after every transaction executed", len(tr.order), len(tr.m))
+	}
+	off := newTxTracker(100, 0)
+	off.admit(common.Hash{1}, t0)
+	if len(off.order) != 0 {
+		t.Fatal("order kept without a max wait")
+	}
+}
+
+func TestMempoolMaxWait(t *testing.T) {
+	for _, tt := range []struct {
+		ms      int
+		epochMs uint64
+		want    time.Duration
+	}{
+		{0, 1000, 4 * time.Second},
+		{0, 10_000, 30 * time.Second},
+		{-1, 1000, 0},
+		{2500, 1000, 2500 * time.Millisecond},
+	} {
+		if got := (MempoolConfig{MaxWaitMs: tt.ms}).MaxWait(tt.epochMs); got != tt.want {
+			t.Errorf("MaxWaitMs %d, epoch %d ms: %s, want %s", tt.ms, tt.epochMs, got, tt.want)
+		}
+	}
+	c := DefaultConfig(t.TempDir())
+	c.Mempool.MaxWaitMs = -2
+	if err := c.Validate(); err == nil {
+		t.Error("max_wait_ms -2 accepted")
+	}
+}
