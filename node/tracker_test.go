@@ -81,8 +81,8 @@ func TestMempoolMaxWait(t *testing.T) {
 		epochMs uint64
 		want    time.Duration
 	}{
-		{0, 1000, 4 * time.Second},
-		{0, 10_000, 30 * time.Second},
+		{0, 1000, 2 * time.Second},
+		{0, 10_000, 20 * time.Second},
 		{-1, 1000, 0},
 		{2500, 1000, 2500 * time.Millisecond},
 	} {
