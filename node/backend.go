@@ -495,6 +495,9 @@ type txTracker struct {
 	mu      sync.Mutex
 	limit   int
 	maxWait time.Duration
+	// genesis is the chain's genesis time: a wait before it does not count
+	// (transactions submitted before the first epoch can close).
+	genesis time.Time
 	m       map[common.Hash]time.Time
 	// order is admission order (only with maxWait > 0); entries whose
 	// transaction was executed are dropped lazily from the front.
@@ -527,8 +530,8 @@ func (n *Node) refuse(r admitResult, wait time.Duration) error {
 	return fmt.Errorf("%d transactions pending: %w", n.txs.limit, api.ErrMempoolFull)
 }
 
-func newTxTracker(limit int, maxWait time.Duration) *txTracker {
-	return &txTracker{limit: limit, maxWait: maxWait, m: make(map[common.Hash]time.Time)}
+func newTxTracker(limit int, maxWait time.Duration, genesis time.Time) *txTracker {
+	return &txTracker{limit: limit, maxWait: maxWait, genesis: genesis, m: make(map[common.Hash]time.Time)}
 }
 
 // room reports, without admitting anything, whether a new transaction
@@ -545,8 +548,13 @@ func (t *txTracker) roomLocked(now time.Time) (admitResult, time.Duration) {
 		return admitFull, 0
 	}
 	if t.maxWait > 0 {
-		if at, ok := t.oldestLocked(); ok && now.Sub(at) > t.maxWait {
-			return admitBehind, now.Sub(at)
+		if at, ok := t.oldestLocked(); ok {
+			if at.Before(t.genesis) {
+				at = t.genesis
+			}
+			if now.Sub(at) > t.maxWait {
+				return admitBehind, now.Sub(at)
+			}
 		}
 	}
 	return admitOK, 0

@@ -62,7 +62,8 @@ type MempoolConfig struct {
 	// MaxWaitMs refuses new submissions (429) while the oldest transaction
 	// this node admitted has waited longer than this for execution, so an
 	// overloaded network answers clients instead of queueing minutes of
-	// work. 0 means max(2 s, 2 epoch lengths); -1 turns it off.
+	// work. 0 means max(3 s, 3 epoch lengths), counted from the genesis time at the
+	// earliest; -1 turns it off.
 	MaxWaitMs int `toml:"max_wait_ms"`
 }
 
@@ -74,7 +75,7 @@ func (c MempoolConfig) MaxWait(epochMs uint64) time.Duration {
 	case c.MaxWaitMs > 0:
 		return time.Duration(c.MaxWaitMs) * time.Millisecond
 	}
-	return max(2*time.Second, 2*time.Duration(epochMs)*time.Millisecond)
+	return max(3*time.Second, 3*time.Duration(epochMs)*time.Millisecond)
 }
 
 // ProtocolConfig holds timing knobs of the stream and epoch protocol.

@@ -149,7 +149,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if n.now == nil {
 		n.now = time.Now
 	}
-	n.txs = newTxTracker(cfg.Mempool.MaxTxs*2, cfg.Mempool.MaxWait(g.EpochLengthMs))
+	n.txs = newTxTracker(cfg.Mempool.MaxTxs*2, cfg.Mempool.MaxWait(g.EpochLengthMs), time.UnixMilli(g.GenesisTimeMs))
 	if err := n.checkGenesisMatches(); err != nil {
 		st.Close()
 		return nil, err
@@ -176,7 +176,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 
 // LoadGenesis reads and validates a genesis file.
 func LoadGenesis(path string) (*ledger.Genesis, error) {
-	data, err := readFileLimited(path, 16<<20)
+	data, err := readFileLimited(path, ledger.MaxGenesisBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read genesis: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 func TestTxTrackerLimitAndWait(t *testing.T) {
 	t0 := time.Unix(1_000, 0)
 	h := func(i int) common.Hash { return common.BigToHash(new(big.Int).Lsh(common.Big1, uint(i))) }
-	tr := newTxTracker(3, 4*time.Second)
+	tr := newTxTracker(3, 4*time.Second, time.Time{})
 	for i := range 3 {
 		if r := tr.admit(h(i), t0.Add(time.Duration(i)*time.Second)); r != admitOK {
 			t.Fatalf("admit %d: %v", i, r)
@@ -52,11 +52,25 @@ func TestTxTrackerLimitAndWait(t *testing.T) {
 	}
 }
 
+// TestTxTrackerWaitFromGenesis: before the chain's genesis time nothing can
+// execute, so a transaction submitted early waits from genesis on.
+func TestTxTrackerWaitFromGenesis(t *testing.T) {
+	genesis := time.Unix(1_000, 0)
+	tr := newTxTracker(10, 2*time.Second, genesis)
+	tr.admit(common.Hash{1}, genesis.Add(-5*time.Second))
+	if r, _ := tr.room(genesis.Add(2 * time.Second)); r != admitOK {
+		t.Fatalf("2 s after genesis: %v", r)
+	}
+	if r, wait := tr.room(genesis.Add(2*time.Second + time.Millisecond)); r != admitBehind || wait != 2*time.Second+time.Millisecond {
+		t.Fatalf("past 2 s after genesis: %v %s", r, wait)
+	}
+}
+
 // TestTxTrackerOrderBounded: the admission-order queue does not grow with
 // transactions that were executed.
 func TestTxTrackerOrderBounded(t *testing.T) {
 	t0 := time.Unix(1_000, 0)
-	tr := newTxTracker(100, time.Hour)
+	tr := newTxTracker(100, time.Hour, time.Time{})
 	for i := range 100_000 {
 		hash := common.BigToHash(big.NewInt(int64(i + 1)))
 		if r := tr.admit(hash, t0); r != admitOK {
@@ -68,7 +82,7 @@ func TestTxTrackerOrderBounded(t *testing.T) {
 	if len(tr.order) > 2 || len(tr.m) != 0 {
 		t.Fatalf("order holds %d entries, map %d, after every transaction executed", len(tr.order), len(tr.m))
 	}
-	off := newTxTracker(100, 0)
+	off := newTxTracker(100, 0, time.Time{})
 	off.admit(common.Hash{1}, t0)
 	if len(off.order) != 0 {
 		t.Fatal("order kept without a max wait")
@@ -81,8 +95,8 @@ func TestMempoolMaxWait(t *testing.T) {
 		epochMs uint64
 		want    time.Duration
 	}{
-		{0, 1000, 2 * time.Second},
-		{0, 10_000, 20 * time.Second},
+		{0, 1000, 3 * time.Second},
+		{0, 10_000, 30 * time.Second},
 		{-1, 1000, 0},
 		{2500, 1000, 2500 * time.Millisecond},
 	} {

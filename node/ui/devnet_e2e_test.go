@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -279,6 +280,11 @@ func sendTransfers(ctx context.Context, t *testing.T, c *api.Client, chainID str
 			t.Fatal(err)
 		}
 		h, err := c.SubmitTx(ctx, tx.Encode())
+		for errors.Is(err, api.ErrMempoolFull) && ctx.Err() == nil {
+			// Backpressure (a busy machine, the first epochs): retry as a client would.
+			time.Sleep(50 * time.Millisecond)
+			h, err = c.SubmitTx(ctx, tx.Encode())
+		}
 		if err != nil {
 			t.Fatalf("submit transfer nonce %d: %v", nonce, err)
 		}
