@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +84,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	workers := fs.Int("workers", 8, "concurrent submitters per node (1..256)")
 	batch := fs.Int("batch", 50, "transactions per submission request (1..1000)")
+	recipients := fs.Int("recipients", 0, "send to this many extra genesis accounts (devnet/testnet --accounts) instead of between bench accounts")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -98,6 +100,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *batch < 1 || *batch > api.MaxBatchTxs {
 		return fmt.Errorf("%w: --batch %d out of range [1, %d]", errUsage, *batch, api.MaxBatchTxs)
 	}
+	if *recipients < 0 || *recipients > maxExtraAccounts {
+		return fmt.Errorf("%w: --recipients %d out of range [0, %d]", errUsage, *recipients, maxExtraAccounts)
+	}
 	if *rate < 0 {
 		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
 	}
@@ -110,7 +115,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress = stdout
 	}
 	rep, err := runBench(ctx, target, benchParams{accounts: *accounts, duration: *duration, rate: *rate,
-		drain: *drain, workersPerNode: *workers, batch: *batch}, progress)
+		drain: *drain, workersPerNode: *workers, batch: *batch, recipients: *recipients}, progress)
 	if err != nil {
 		return err
 	}
@@ -233,11 +238,15 @@ type signedTx struct {
 // transfer returns a's 1-unit transfer with the given nonce: presigned when
 // it is, signed now otherwise. The recipient depends only on the sender and
 // the nonce, so both give the same bytes.
-func (a *benchAccount) transfer(chainID string, accts []*benchAccount, nonce uint64) (signedTx, error) {
+func (a *benchAccount) transfer(chainID string, accts []*benchAccount, recipients int, nonce uint64) (signedTx, error) {
 	if nonce >= a.base && nonce-a.base < uint64(len(a.pre)) {
 		return a.pre[nonce-a.base], nil
 	}
 	to := accts[(a.idx+1+int(nonce%uint64(max(1, len(accts)-1))))%len(accts)].addr
+	if recipients > 0 { // spread over the extra genesis accounts (a large state)
+		h := crypto.Keccak256([]byte(fmt.Sprintf("%d/%d", a.idx, nonce)))
+		to = extraAccount(int(binary.BigEndian.Uint64(h) % uint64(recipients)))
+	}
 	tx := ledger.Tx{ChainID: chainID, To: to, Amount: 1, Nonce: nonce}
 	if err := tx.Sign(a.key); err != nil {
 		return signedTx{}, err
@@ -252,7 +261,7 @@ const maxPresigned = 2_000_000
 // will submit (plus one request's worth per account), so the client's own
 // signing does not compete with the validators for CPU during the run. It
 // does nothing without a rate.
-func presign(ctx context.Context, chainID string, accts []*benchAccount, rate float64, duration time.Duration, batch int, progress io.Writer) error {
+func presign(ctx context.Context, chainID string, accts []*benchAccount, recipients int, rate float64, duration time.Duration, batch int, progress io.Writer) error {
 	if rate <= 0 {
 		return nil
 	}
@@ -271,7 +280,7 @@ func presign(ctx context.Context, chainID string, accts []*benchAccount, rate fl
 			for a := range next {
 				a.base, a.pre = a.nonce, make([]signedTx, 0, per)
 				for k := range per {
-					st, err := a.transfer(chainID, accts, a.nonce+uint64(k))
+					st, err := a.transfer(chainID, accts, recipients, a.nonce+uint64(k))
 					if err != nil {
 						errs <- err
 						return
@@ -304,6 +313,9 @@ type benchParams struct {
 	drain          time.Duration
 	workersPerNode int
 	batch          int
+	// recipients > 0 sends to the first recipients extra genesis accounts
+	// (testnet/devnet --accounts) instead of between the bench's accounts.
+	recipients int
 }
 
 func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io.Writer) (*benchReport, error) {
@@ -373,7 +385,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 		return nil, fmt.Errorf("funding failed: %+v", ts.Receipt)
 	}
 
-	if err := presign(ctx, chainID, accts, rate, duration, batch, progress); err != nil {
+	if err := presign(ctx, chainID, accts, p.recipients, rate, duration, batch, progress); err != nil {
 		return nil, err
 	}
 
@@ -489,7 +501,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 					a := share[i%len(share)]
 					raws, hashes = raws[:0], hashes[:0]
 					for j := 0; j < batch; j++ {
-						st, err := a.transfer(chainID, accts, a.nonce+uint64(j))
+						st, err := a.transfer(chainID, accts, p.recipients, a.nonce+uint64(j))
 						if err != nil {
 							return
 						}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
 )
 
@@ -39,6 +40,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"keys", "show", "--key", filepath.Join(dir, "nope")}, 1, "load key"},
 		{[]string{"testnet", "--validators", "0", "--out", filepath.Join(dir, "tn")}, 2, "out of range"},
 		{[]string{"testnet", "--validators", "4"}, 2, "--out is required"},
+		{[]string{"testnet", "--validators", "1", "--accounts", "-1", "--out", filepath.Join(dir, "tn2")}, 2, "--accounts -1 out of range"},
+		{[]string{"bench", "--nodes", "http://127.0.0.1:1", "--recipients", "-3"}, 2, "--recipients -3 out of range"},
 		{[]string{"init", "--home", filepath.Join(dir, "h"), "--genesis", bad}, 1, "genesis"},
 		{[]string{"checkpoint", "get", "--node", "http://127.0.0.1:1", "x1"}, 2, "not a hash, an epoch or latest"},
 		{[]string{"checkpoint", "verify", "--node", "http://127.0.0.1:1"}, 2, "--genesis is required"},
@@ -152,5 +155,33 @@ func TestSnapshotSimMatchesSuite(t *testing.T) {
 	}
 	if norm(out) != norm(string(want)) {
 		t.Fatalf("snapshot-sim output:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestTestnetExtraAccounts: --accounts N adds N genesis accounts at the
+// derived addresses bench --recipients sends to, each with balance 1.
+func TestTestnetExtraAccounts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	if code, _, stderr := runCLI(t, "testnet", "--validators", "1", "--accounts", "5", "--out", dir); code != 0 {
+		t.Fatalf("testnet: %s", stderr)
+	}
+	g, err := node.LoadGenesis(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	balances := map[ledger.Address]uint64{}
+	for _, a := range g.Alloc {
+		balances[a.Address] = a.Balance
+	}
+	if len(g.Alloc) != 6 {
+		t.Fatalf("%d allocations, want the faucet and 5 extra accounts", len(g.Alloc))
+	}
+	for i := range 5 {
+		if b, ok := balances[extraAccount(i)]; !ok || b != 1 {
+			t.Fatalf("extra account %d (%s): balance %d, present %v", i, extraAccount(i).Hex(), b, ok)
+		}
+	}
+	if extraAccount(0) == extraAccount(1) {
+		t.Fatal("extra accounts collide")
 	}
 }

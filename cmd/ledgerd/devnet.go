@@ -47,6 +47,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	epoch := fs.Duration("epoch", time.Second, "epoch length (when generating)")
 	chainID := fs.String("chain-id", "ledgerd-devnet", "chain ID (when generating)")
 	readyTimeout := fs.Duration("ready-timeout", 60*time.Second, "how long to wait for every node's API")
+	extra := fs.Int("accounts", 0, "extra genesis accounts with balance 1 (when generating), for a large state (bench --recipients)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	nodes, err := devnetHomes(abs, *n, *epoch, *chainID, stdout)
+	nodes, err := devnetHomes(abs, *n, *epoch, *chainID, *extra, stdout)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // devnetHomes returns the validator homes in dir, generating a network with
 // free loopback ports when dir is empty or absent.
-func devnetHomes(dir string, n int, epoch time.Duration, chainID string, stdout io.Writer) ([]generatedNode, error) {
+func devnetHomes(dir string, n int, epoch time.Duration, chainID string, extra int, stdout io.Writer) ([]generatedNode, error) {
 	if _, err := os.Stat(filepath.Join(dir, genesisFile)); err == nil {
 		return loadHomes(dir)
 	}
@@ -150,7 +151,7 @@ func devnetHomes(dir string, n int, epoch time.Duration, chainID string, stdout 
 	}
 	fmt.Fprintf(stdout, "devnet: generating %d validators in %s\n", n, dir)
 	return generateNetwork(networkSpec{Validators: n, Dir: dir, ChainID: chainID, Epoch: epoch,
-		StartDelay: 2 * time.Second, FaucetFunds: defaultFaucet,
+		StartDelay: 2 * time.Second, FaucetFunds: defaultFaucet, ExtraAccounts: extra,
 		Ports: func(i int) (int, int, int) { return ports[3*i], ports[3*i+1], ports[3*i+2] }})
 }
 

@@ -28,6 +28,9 @@ type networkSpec struct {
 	Epoch       time.Duration
 	StartDelay  time.Duration
 	FaucetFunds uint64
+	// ExtraAccounts adds this many genesis accounts (balance 1) at the
+	// addresses extraAccount(0..n-1), for benchmarks of a large state.
+	ExtraAccounts int
 	// Ports gives each validator's listen ports; nil uses the fixed bases below.
 	Ports    func(i int) (p2p, api, metrics int)
 	Host     string // address validators listen on and dial (127.0.0.1)
@@ -69,6 +72,18 @@ type generatedNode struct {
 	API     int
 	Metrics int
 	Config  node.Config
+}
+
+// maxExtraAccounts bounds --accounts (a genesis of ~75 bytes per account
+// stays well under ledger.MaxGenesisBytes).
+const maxExtraAccounts = 2_000_000
+
+// extraAccount is the address of the i-th extra genesis account: derived
+// from i, with no key (it only receives).
+func extraAccount(i int) ledger.Address {
+	var a ledger.Address
+	copy(a[:], crypto.Keccak256([]byte(fmt.Sprintf("ledgerd-extra-account/%d", i)))[12:])
+	return a
 }
 
 // generateNetwork writes genesis, faucet key and one home per validator
@@ -124,6 +139,12 @@ func generateNetwork(spec networkSpec) ([]generatedNode, error) {
 		MaxEpochTxs:   defaultMaxEpochTxs,
 		FeeCollector:  feeCollector,
 		Alloc:         []ledger.Alloc{{Address: crypto.PubkeyToAddress(faucet.PublicKey), Balance: spec.FaucetFunds}},
+	}
+	if spec.ExtraAccounts < 0 || spec.ExtraAccounts > maxExtraAccounts {
+		return nil, fmt.Errorf("%w: --accounts %d out of range [0, %d]", errUsage, spec.ExtraAccounts, maxExtraAccounts)
+	}
+	for i := range spec.ExtraAccounts {
+		g.Alloc = append(g.Alloc, ledger.Alloc{Address: extraAccount(i), Balance: 1})
 	}
 	for i, n := range nodes {
 		p2pAddr := fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", host(i), n.P2P, n.PeerID)
@@ -221,6 +242,7 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	image := fs.String("image", testnet.DefaultImage, "with --docker: the ledgerd image")
 	apiBase := fs.Int("api-port-base", baseAPIPort, "with --docker: validator i's API is published on 127.0.0.1:(base+i)")
 	metricsBase := fs.Int("metrics-port-base", baseMetricsPort, "with --docker: validator i's metrics on 127.0.0.1:(base+i)")
+	extra := fs.Int("accounts", 0, "extra genesis accounts with balance 1, for a large state (bench --recipients)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -236,7 +258,7 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := requireEmptyDir(*out); err != nil {
 		return err
 	}
-	nodes, err := generateNetwork(networkSpec{Validators: *n, Dir: *out, ChainID: *chainID, Epoch: *epoch,
+	nodes, err := generateNetwork(networkSpec{Validators: *n, Dir: *out, ChainID: *chainID, Epoch: *epoch, ExtraAccounts: *extra,
 		StartDelay: *start, FaucetFunds: defaultFaucet, Docker: *docker})
 	if err != nil {
 		return err
