@@ -79,6 +79,12 @@ type Node struct {
 	peers   int
 	peersAt time.Time
 
+	// genHash is g.Hash(), computed once: it encodes every allocation, and
+	// a genesis with a million accounts takes tens of milliseconds to hash.
+	// genRoot is the genesis state root once known (genesisRoot).
+	genHash ledger.Hash
+	genRoot *ledger.Hash
+
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
 	// apiSrv is the API listener (servers.go); it opens before the
@@ -145,7 +151,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st,
-		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs)}
+		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs), genHash: g.Hash()}
 	if n.now == nil {
 		n.now = time.Now
 	}
@@ -187,11 +193,14 @@ func LoadGenesis(path string) (*ledger.Genesis, error) {
 	return g, nil
 }
 
-const metaGenesis = "genesis_hash"
+const (
+	metaGenesis     = "genesis_hash"
+	metaGenesisRoot = "genesis_root"
+)
 
 // checkGenesisMatches refuses a data directory of another chain.
 func (n *Node) checkGenesisMatches() error {
-	want := n.g.Hash()
+	want := n.genHash
 	got, err := n.st.Meta(metaGenesis)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -514,7 +523,7 @@ func decodeReceipts(b []byte) ([]ledger.Receipt, error) {
 }
 
 func (n *Node) genesisHashBytes() []byte {
-	h := n.g.Hash()
+	h := n.genHash
 	return h[:]
 }
 
@@ -563,7 +572,7 @@ func (n *Node) publishView() {
 				}
 			}
 		} else {
-			v.finalHash = n.g.Hash()
+			v.finalHash = n.genHash
 			v.finalRoot = n.genesisRoot()
 		}
 	}

@@ -31,11 +31,21 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 
 // genesisRoot is the state root of the genesis allocations.
 func (n *Node) genesisRoot() ledger.Hash {
-	st, err := ledger.GenesisState(n.g, ledger.NewMemNodeDB())
-	if err != nil {
-		return ledger.Hash{}
+	if n.genRoot != nil {
+		return *n.genRoot
 	}
-	return st.Root()
+	var root ledger.Hash
+	if raw, err := n.st.Meta(metaGenesisRoot); err == nil && len(raw) == len(root) {
+		copy(root[:], raw)
+	} else { // a store written before the root was kept: rebuild it once
+		st, err := ledger.GenesisState(n.g, ledger.NewMemNodeDB())
+		if err != nil {
+			return ledger.Hash{}
+		}
+		root = st.Root()
+	}
+	n.genRoot = &root
+	return root
 }
 
 // restore rebuilds the machine from the store (DESIGN.md §9): the head
@@ -144,7 +154,7 @@ func (n *Node) initGenesis() error {
 		return err
 	}
 	err = n.st.CommitEpoch(store.EpochCommit{Epoch: 0, Nodes: nodes, StateRoot: root,
-		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}})
+		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes(), metaGenesisRoot: root[:]}})
 	if err != nil {
 		return fmt.Errorf("store genesis state: %w", err)
 	}
