@@ -282,8 +282,8 @@ func presign(ctx context.Context, chainID string, accts []*benchAccount, recipie
 				for k := range per {
 					st, err := a.transfer(chainID, accts, recipients, a.nonce+uint64(k))
 					if err != nil {
-						errs <- err
-						return
+						errs <- err // buffered for every account; keep draining next
+						break
 					}
 					a.pre = append(a.pre, st)
 				}
