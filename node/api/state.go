@@ -64,8 +64,8 @@ func (s *server) stateFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	rc, ok := longResponse(w)
+	if !ok {
 		return
 	}
 	sw := &stateWriter{w: w, rc: rc, ctx: ctx, timeout: s.opts.StreamWriteTimeout, epoch: resolved}

@@ -77,12 +77,10 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rc := http.NewResponseController(w)
-	// Lift the server's whole-request read deadline (net/http already does
-	// for HTTP/1 background reads; this keeps other transports honest).
 	// Writes get their own per-write deadline in flush, which replaces the
 	// server's WriteTimeout (TestStreamOutlivesServerTimeouts).
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	rc, ok := longResponse(w)
+	if !ok {
 		return
 	}
 	h := w.Header()
@@ -149,4 +147,17 @@ func (s *server) flush(w http.ResponseWriter, rc *http.ResponseController, buf *
 		return false
 	}
 	return rc.Flush() == nil
+}
+
+// longResponse prepares w for a response that outlives the server's
+// timeouts (event streams, state files): it lifts the whole-request read
+// deadline (net/http already does for HTTP/1 background reads; this keeps
+// other transports honest) and returns the controller for per-write
+// deadlines. ok is false when the connection refused.
+func longResponse(w http.ResponseWriter) (rc *http.ResponseController, ok bool) {
+	rc = http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return rc, false
+	}
+	return rc, true
 }
