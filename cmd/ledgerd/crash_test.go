@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"github.com/ledgerd/ledgerd/p2p"
 	"math/rand/v2"
@@ -124,6 +125,37 @@ func (p *procNet) latestFinal(i int) (uint64, error) {
 	return st.LatestFinal.Epoch, nil
 }
 
+// waitFinal polls node i until its latest final epoch is at least atLeast,
+// returning that epoch, or an error after within.
+func (p *procNet) waitFinal(i int, atLeast uint64, within time.Duration) (uint64, error) {
+	deadline := time.Now().Add(within)
+	for {
+		lf, err := p.latestFinal(i)
+		if err == nil && lf >= atLeast {
+			return lf, nil
+		}
+		if time.Now().After(deadline) {
+			return lf, fmt.Errorf("v%d: final %d, want >= %d after %s (err %v)", i, lf, atLeast, within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// chain loads the network's genesis and faucet key.
+func (p *procNet) chain(t *testing.T) (*ledger.Genesis, *ecdsa.PrivateKey) {
+	t.Helper()
+	dir := filepath.Dir(p.nodes[0].Home)
+	g, err := node.LoadGenesis(filepath.Join(dir, genesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	faucet, err := loadKey(filepath.Join(dir, faucetKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, faucet
+}
+
 // TestKillRestart is issue 7's crash test: a loaded 4-validator network
 // whose validators are killed with SIGKILL at random moments and restarted.
 // After every round all nodes agree on every final checkpoint, the chain
@@ -140,29 +172,9 @@ func TestKillRestart(t *testing.T) {
 	t.Logf("seed %d (replay: LEDGERD_CRASH_SEED=%d go test ./cmd/ledgerd -run TestKillRestart)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x1ed6e7))
 	p := startProcNet(t, 4, time.Second)
-	g, err := node.LoadGenesis(filepath.Join(filepath.Dir(p.nodes[0].Home), genesisFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	faucet, err := loadKey(filepath.Join(filepath.Dir(p.nodes[0].Home), faucetKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFinal := func(i int, atLeast uint64, within time.Duration) error {
-		deadline := time.Now().Add(within)
-		for {
-			lf, err := p.latestFinal(i)
-			if err == nil && lf >= atLeast {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("v%d: final %d, want >= %d after %s (err %v)", i, lf, atLeast, within, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	g, faucet := p.chain(t)
 	for i := range p.nodes {
-		if err := waitFinal(i, 1, 30*time.Second); err != nil {
+		if _, err := p.waitFinal(i, 1, 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,7 +255,7 @@ func TestKillRestart(t *testing.T) {
 			}
 		}
 		for i := range p.nodes {
-			if err := waitFinal(i, target, 30*time.Second); err != nil {
+			if _, err := p.waitFinal(i, target, 30*time.Second); err != nil {
 				t.Fatalf("round %d: %v\n%s", round, err, p.logTail(60))
 			}
 		}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
-	"github.com/ledgerd/ledgerd/node"
 	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/store"
 )
@@ -35,27 +34,14 @@ func TestWipedValidatorStateSync(t *testing.T) {
 	}
 	start := time.Now()
 	p := startProcNet(t, 4, time.Second)
-	g, err := node.LoadGenesis(filepath.Join(filepath.Dir(p.nodes[0].Home), genesisFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	faucet, err := loadKey(filepath.Join(filepath.Dir(p.nodes[0].Home), faucetKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, faucet := p.chain(t)
 	waitFinal := func(i int, atLeast uint64, within time.Duration) uint64 {
 		t.Helper()
-		deadline := time.Now().Add(within)
-		for {
-			lf, err := p.latestFinal(i)
-			if err == nil && lf >= atLeast {
-				return lf
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("v%d: final %d, want >= %d after %s (err %v)\n%s", i, lf, atLeast, within, err, p.logTail(40))
-			}
-			time.Sleep(100 * time.Millisecond)
+		lf, err := p.waitFinal(i, atLeast, within)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, p.logTail(40))
 		}
+		return lf
 	}
 	for i := range p.nodes {
 		waitFinal(i, 1, 30*time.Second)
