@@ -1,8 +1,8 @@
 package ledger
 
-import "github.com/ethereum/go-ethereum/trie"
+import "github.com/ledgerd/ledgerd/ledger/internal/mpt"
 
 // newTrieForTest opens root through s's reader.
-func newTrieForTest(s *State, root Hash) (*trie.Trie, error) {
-	return trie.New(trie.TrieID(root), s.reader)
+func newTrieForTest(s *State, root Hash) (*mpt.Trie, error) {
+	return mpt.New(root, s.reader.node)
 }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/triedb/database"
 )
 
 // NodeDB reads state trie nodes by their Keccak-256 hash. node/store
@@ -137,8 +134,7 @@ func (c *nodeCache) put(h Hash, b []byte) {
 	c.curBytes += len(b)
 }
 
-// nodeReader adapts a NodeDB to go-ethereum's triedb/database.NodeDatabase.
-// Lookups go to the nodes of the latest Commit (pinned: they may not be in
+// nodeReader is the State's trie node source (mpt.Reader). Lookups go to the nodes of the latest Commit (pinned: they may not be in
 // the NodeDB yet), then to the bounded cache, then to the NodeDB, whose
 // answers are checked against the hash if verify is set.
 type nodeReader struct {
@@ -148,16 +144,8 @@ type nodeReader struct {
 	verify bool
 }
 
-var (
-	_ database.NodeDatabase = (*nodeReader)(nil)
-	_ database.NodeReader   = (*nodeReader)(nil)
-)
-
-// NodeReader implements database.NodeDatabase; every root is served by the same reader.
-func (r *nodeReader) NodeReader(common.Hash) (database.NodeReader, error) { return r, nil }
-
-// Node implements database.NodeReader.
-func (r *nodeReader) Node(_ common.Hash, _ []byte, hash common.Hash) ([]byte, error) {
+// node returns the blob of the node with the given hash.
+func (r *nodeReader) node(hash Hash) ([]byte, error) {
 	if b, ok := r.pinned[hash]; ok {
 		return b, nil
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/trie"
+
+	"github.com/ledgerd/ledgerd/ledger/internal/mpt"
 )
 
 // Account is the state of one address. An address that never received
@@ -56,34 +58,64 @@ func decodeAccount(b []byte) (Account, error) {
 	return a, nil
 }
 
-// State is the account state: a go-ethereum Merkle Patricia trie keyed by
+// State is the account state: a Merkle Patricia trie in go-ethereum's format
+// (package internal/mpt, bit-compatible with go-ethereum's trie) keyed by
 // the 20-byte address (not hashed) whose values are encoded Accounts, read
 // through a NodeDB, plus the changes not yet committed. Apply changes it in
 // memory; Commit returns the new root and the new trie nodes to persist.
+// The trie's upper levels (above trieKeepDepth nibbles) stay decoded in
+// memory across commits.
 //
 // The nodes returned by a Commit are served from memory until the next
 // Commit; the caller must write them to the NodeDB before that. A State is
 // not safe for concurrent use; Copy gives an independent one.
 type State struct {
 	reader       *nodeReader
-	trie         *trie.Trie
+	trie         *mpt.Trie
 	committed    Hash                // root of the last Commit (or of the opened state)
 	changes      map[Address]Account // every account changed since the last Commit
 	unflushed    []Address           // changed since the last flush into trie (may repeat)
 	feeCollector Address
 	cacheBytes   int
+	keepDepth    int  // trie keep depth (nibbles), see trieKeepDepth
+	iterating    bool // inside ForEachAccount: the trie must not change
 	// err is sticky: once a storage failure leaves the trie behind the
 	// changes, every later call returns it.
 	err error
 }
 
+// trieKeepDepth is the trie's keep depth: after a Commit the nodes at paths
+// of fewer nibbles stay decoded, deeper ones are read again through the
+// nodeReader when needed. At 1M random addresses, depth 4 keeps the ~4,400
+// full nodes of levels 0-3 (docs/bench-ledger.md has the measurements).
+const trieKeepDepth = 4
+
 func newState(db NodeDB, root Hash, pinned map[Hash][]byte, cacheBytes int) (*State, error) {
 	r := &nodeReader{db: db, pinned: pinned, cache: newNodeCache(cacheBytes)}
-	t, err := trie.New(trie.TrieID(root), r)
+	t, err := openTrie(root, r, trieKeepDepth)
 	if err != nil {
 		return nil, fmt.Errorf("open state root %s: %w", root, err)
 	}
-	return &State{reader: r, trie: t, committed: root, changes: make(map[Address]Account), cacheBytes: cacheBytes}, nil
+	return &State{reader: r, trie: t, committed: root, changes: make(map[Address]Account),
+		cacheBytes: cacheBytes, keepDepth: trieKeepDepth}, nil
+}
+
+// openTrie opens the trie at root through r.
+func openTrie(root Hash, r *nodeReader, keepDepth int) (*mpt.Trie, error) {
+	t, err := mpt.New(root, r.node)
+	if err != nil {
+		return nil, trieErr(err)
+	}
+	t.SetKeepDepth(keepDepth)
+	return t, nil
+}
+
+// trieErr marks the trie's errors for undecodable nodes as ErrCorruptState.
+func trieErr(err error) error {
+	if errors.Is(err, mpt.ErrBadNode) {
+		return fmt.Errorf("%w: %w", ErrCorruptState, err)
+	}
+	return err
 }
 
 // OpenState opens the state with the given root, reading nodes from db.
@@ -161,7 +193,7 @@ func (s *State) Account(a Address) (Account, error) {
 	}
 	b, err := s.trie.Get(a[:])
 	if err != nil {
-		return Account{}, fmt.Errorf("read account %s: %w", a, err)
+		return Account{}, fmt.Errorf("read account %s: %w", a, trieErr(err))
 	}
 	if b == nil {
 		return Account{}, nil
@@ -321,6 +353,9 @@ func (s *State) flush() error {
 	if len(s.unflushed) == 0 {
 		return nil
 	}
+	if s.iterating {
+		return errors.New("ledger: State changed and read back inside ForEachAccount")
+	}
 	slices.SortFunc(s.unflushed, compareAddress)
 	addrs := slices.Compact(s.unflushed)
 	for _, a := range addrs {
@@ -332,7 +367,7 @@ func (s *State) flush() error {
 			err = s.trie.Update(a[:], encodeAccount(acct))
 		}
 		if err != nil {
-			s.err = fmt.Errorf("write account %s: %w", a, err)
+			s.err = fmt.Errorf("write account %s: %w", a, trieErr(err))
 			return s.err
 		}
 	}
@@ -362,26 +397,13 @@ func (s *State) Commit() (Hash, map[Hash][]byte, error) {
 	if err := s.flush(); err != nil {
 		return Hash{}, nil, err
 	}
-	root, set := s.trie.Commit(false)
-	nodes := make(map[Hash][]byte)
-	if set != nil {
-		for _, n := range set.Nodes {
-			if !n.IsDeleted() {
-				nodes[n.Hash] = n.Blob
-			}
-		}
-	}
-	pinned := s.reader.pinned
+	root, nodes := s.trie.Commit()
+	// The trie stays usable: it reads the nodes it dropped through the
+	// reader, which serves this Commit's nodes until the next one.
 	if len(nodes) > 0 || root != s.committed {
-		pinned = nodes
+		s.reader.pinned = nodes
 	}
-	r := &nodeReader{db: s.reader.db, pinned: pinned, cache: s.reader.cache, verify: s.reader.verify}
-	t, err := trie.New(trie.TrieID(root), r)
-	if err != nil {
-		s.err = fmt.Errorf("reopen state root %s: %w", root, err)
-		return Hash{}, nil, s.err
-	}
-	s.reader, s.trie, s.committed = r, t, root
+	s.committed = root
 	s.changes = make(map[Address]Account)
 	return root, nodes, nil
 }
@@ -395,11 +417,11 @@ func (s *State) Commit() (Hash, map[Hash][]byte, error) {
 func (s *State) Copy() *State {
 	r := &nodeReader{db: s.reader.db, pinned: s.reader.pinned, cache: newNodeCache(s.cacheBytes), verify: s.reader.verify}
 	c := &State{reader: r, committed: s.committed, changes: make(map[Address]Account, len(s.changes)),
-		feeCollector: s.feeCollector, cacheBytes: s.cacheBytes, err: s.err}
-	t, err := trie.New(trie.TrieID(s.committed), r)
+		feeCollector: s.feeCollector, cacheBytes: s.cacheBytes, keepDepth: s.keepDepth, err: s.err}
+	t, err := openTrie(s.committed, r, s.keepDepth)
 	if err != nil {
 		c.err = fmt.Errorf("copy state root %s: %w", s.committed, err)
-		t = trie.NewEmpty(nil)
+		t, _ = openTrie(EmptyRoot, r, s.keepDepth)
 	}
 	c.trie = t
 	for a, acct := range s.changes {
@@ -412,27 +434,17 @@ func (s *State) Copy() *State {
 // the root down.
 type Proof [][]byte
 
-// proofList collects the nodes trie.Prove writes, in order.
-type proofList struct{ nodes [][]byte }
-
-func (p *proofList) Put(_ []byte, value []byte) error {
-	p.nodes = append(p.nodes, value)
-	return nil
-}
-
-func (p *proofList) Delete([]byte) error { return errors.New("ledger: proof list is append-only") }
-
 // Prove returns a proof of a's account, or of its absence, against Root()
 // (uncommitted changes included).
 func (s *State) Prove(a Address) (Proof, error) {
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
-	var p proofList
-	if err := s.trie.Prove(a[:], &p); err != nil {
-		return nil, fmt.Errorf("prove %s: %w", a, err)
+	p, err := s.trie.Prove(a[:])
+	if err != nil {
+		return nil, fmt.Errorf("prove %s: %w", a, trieErr(err))
 	}
-	return Proof(p.nodes), nil
+	return Proof(p), nil
 }
 
 // Proof size limits checked by VerifyProof: a path through 20-byte keys has
@@ -493,30 +505,33 @@ func VerifyProof(root Hash, a Address, p Proof) (acct Account, exists bool, err 
 }
 
 // ForEachAccount calls fn for each account with address >= start, in
-// address order, including uncommitted changes, until fn returns false.
+// address order, including uncommitted changes, until fn returns false. fn
+// may read the State (Account) but not write to its trie: Apply followed by
+// Root, Prove, Commit or ForEachAccount inside fn fails.
 func (s *State) ForEachAccount(start Address, fn func(Address, Account) bool) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
-	nit, err := s.trie.NodeIterator(start[:])
-	if err != nil {
-		return fmt.Errorf("iterate accounts: %w", err)
+	if s.iterating {
+		return errors.New("ledger: nested ForEachAccount")
 	}
-	it := trie.NewIterator(nit)
-	for it.Next() {
-		if len(it.Key) != len(Address{}) {
-			return fmt.Errorf("%w: key of %d bytes", ErrCorruptState, len(it.Key))
+	s.iterating = true
+	defer func() { s.iterating = false }()
+	var ferr error
+	err := s.trie.Iterate(start[:], func(k, v []byte) bool {
+		if len(k) != len(Address{}) {
+			ferr = fmt.Errorf("%w: key of %d bytes", ErrCorruptState, len(k))
+			return false
 		}
-		acct, err := decodeAccount(it.Value)
+		acct, err := decodeAccount(v)
 		if err != nil {
-			return fmt.Errorf("account %x: %w", it.Key, err)
+			ferr = fmt.Errorf("account %x: %w", k, err)
+			return false
 		}
-		if !fn(Address(it.Key), acct) {
-			return nil
-		}
+		return fn(Address(k), acct)
+	})
+	if err != nil {
+		return fmt.Errorf("iterate accounts: %w", trieErr(err))
 	}
-	if it.Err != nil {
-		return fmt.Errorf("iterate accounts: %w", it.Err)
-	}
-	return nil
+	return ferr
 }
