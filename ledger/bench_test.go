@@ -3,7 +3,9 @@ package ledger
 import (
 	"crypto/ecdsa"
 	"encoding/binary"
+	"flag"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -88,10 +90,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+var benchKeepDepth = flag.Int("ledger.keepdepth", -1, "trie keep depth for the benchmarks (default trieKeepDepth)")
+
 func benchApplyCommit(b *testing.B, s *State, db *MemNodeDB, accounts uint64, nonces map[Address]uint64) {
 	const epochTxs = 10_000
+	if *benchKeepDepth >= 0 {
+		s.keepDepth = *benchKeepDepth
+		s.trie.SetKeepDepth(s.keepDepth)
+	}
 	rng := rand.New(rand.NewPCG(uint64(b.N), accounts))
 	var commitTotal, cpuTotal time.Duration
+	stats0 := s.trie.Stats()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -121,6 +130,29 @@ func benchApplyCommit(b *testing.B, s *State, db *MemNodeDB, accounts uint64, no
 	b.ReportMetric(float64(epochTxs*b.N)/b.Elapsed().Seconds(), "tx/s")
 	b.ReportMetric(float64(commitTotal.Milliseconds())/float64(b.N), "commit-ms/epoch")
 	b.ReportMetric(float64(cpuTotal.Milliseconds())/float64(b.N), "cpu-ms/epoch")
+	b.StopTimer()
+	// Trie work per epoch (includes the untimed epoch setup: none).
+	st := s.trie.Stats()
+	b.ReportMetric(float64(st.Hashed-stats0.Hashed)/float64(b.N), "hashed/epoch")
+	b.ReportMetric(float64(st.Resolved-stats0.Resolved)/float64(b.N), "resolved/epoch")
+	b.ReportMetric(float64(st.Stored-stats0.Stored)/float64(b.N), "stored/epoch")
+	// Heap held by the decoded trie levels: heap with the State's trie
+	// minus heap with a freshly opened one (the next run's first epoch
+	// then decodes the upper levels again).
+	full, short := s.trie.Decoded()
+	fresh, err := openTrie(s.committed, s.reader, s.keepDepth)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m1, m2 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	s.trie = fresh
+	runtime.GC()
+	runtime.ReadMemStats(&m2)
+	b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m2.HeapAlloc))/(1<<20), "trie-MiB")
+	b.ReportMetric(float64(full+short), "decoded-nodes")
+	b.ReportMetric(float64(m1.HeapInuse)/(1<<20), "heapinuse-MiB")
 }
 
 // BenchmarkApplyCommit10k applies and commits epochs of 10,000 transfers

@@ -371,19 +371,21 @@ func decodeFull(elems []byte) (node, error) {
 	var hashes [16][]byte
 	nh := 0
 	for i := 0; i < 16; i++ {
-		kind, val, rest, err := rlp.Split(elems)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadNode, err)
+		// Fast paths for the common empty and hash references.
+		if len(elems) > 0 && elems[0] == 0x80 {
+			elems = elems[1:]
+			continue
 		}
-		if kind == rlp.String && len(val) == 32 {
-			hashes[i] = val
+		if len(elems) >= 33 && elems[0] == 0xa0 {
+			hashes[i] = elems[1:33]
 			nh++
-		} else {
-			if n.children[i], _, err = decodeRef(elems); err != nil {
-				return nil, err
-			}
+			elems = elems[33:]
+			continue
 		}
-		elems = rest
+		var err error
+		if n.children[i], elems, err = decodeRef(elems); err != nil {
+			return nil, err
+		}
 	}
 	if nh > 0 {
 		hs := make([]hashNode, nh) // one allocation for all hash children

@@ -36,6 +36,7 @@ type Trie struct {
 	stats  Stats
 	keybuf []byte // scratch hex key for Get
 	arena  []byte // current chunk for the blobs of a Commit
+	stored int    // nodes of the last Commit (sizes the next one's map)
 }
 
 type hasher struct {
@@ -389,12 +390,13 @@ func (t *Trie) rootHash() Hash {
 // (without deletions). The trie stays usable; nodes deeper than the keep
 // depth are dropped from memory. The returned blobs must not be modified.
 func (t *Trie) Commit() (Hash, map[Hash][]byte) {
-	nodes := make(map[Hash][]byte)
 	if t.root == nil {
-		return EmptyRoot, nodes
+		return EmptyRoot, make(map[Hash][]byte)
 	}
+	nodes := make(map[Hash][]byte, t.stored+t.stored/8)
 	t.arena = nil
 	t.root = t.commit(t.root, 0, nodes)
+	t.stored = len(nodes)
 	return t.Hash(), nodes
 }
 
@@ -567,4 +569,24 @@ func (it *iterator) walk(n node, path []byte, free bool) (bool, error) {
 		}
 	}
 	return false, fmt.Errorf("%w: node type %T", ErrBadNode, n)
+}
+
+// Decoded returns the numbers of full and short nodes held decoded in
+// memory (embedded ones included).
+func (t *Trie) Decoded() (full, short int) {
+	var walk func(n node)
+	walk = func(n node) {
+		switch n := n.(type) {
+		case *fullNode:
+			full++
+			for _, c := range &n.children {
+				walk(c)
+			}
+		case *shortNode:
+			short++
+			walk(n.val)
+		}
+	}
+	walk(t.root)
+	return full, short
 }
