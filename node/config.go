@@ -21,6 +21,13 @@ type Config struct {
 	GenesisFile string `toml:"genesis_file"`
 	// DataDir is the Badger directory.
 	DataDir string `toml:"data_dir"`
+	// MemoryLimitMiB is a soft limit on the Go runtime's memory (see
+	// runtime/debug.SetMemoryLimit) that Run sets for the whole process
+	// once start-up (genesis, state sync) is done; 0 leaves the runtime's
+	// setting alone. The garbage collector then runs more often near the
+	// limit and returns freed memory to the system sooner. Default 128;
+	// docs/BENCHMARKS.md has the measured effect.
+	MemoryLimitMiB int `toml:"memory_limit_mib"`
 
 	P2P      P2PConfig      `toml:"p2p"`
 	API      APIConfig      `toml:"api"`
@@ -100,15 +107,16 @@ type LogConfig struct {
 // DefaultConfig returns the defaults for a node living in home.
 func DefaultConfig(home string) Config {
 	return Config{
-		Home:        home,
-		Moniker:     filepath.Base(home),
-		KeyFile:     "node_key",
-		GenesisFile: "genesis.json",
-		DataDir:     "data",
-		P2P:         P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/26600"}},
-		API:         APIConfig{Listen: "127.0.0.1:8600"},
-		Metrics:     MetricsConfig{Listen: "127.0.0.1:9600"},
-		Mempool:     MempoolConfig{MaxTxs: 20_000},
+		Home:           home,
+		Moniker:        filepath.Base(home),
+		KeyFile:        "node_key",
+		GenesisFile:    "genesis.json",
+		DataDir:        "data",
+		MemoryLimitMiB: 128,
+		P2P:            P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/26600"}},
+		API:            APIConfig{Listen: "127.0.0.1:8600"},
+		Metrics:        MetricsConfig{Listen: "127.0.0.1:9600"},
+		Mempool:        MempoolConfig{MaxTxs: 20_000},
 		Protocol: ProtocolConfig{
 			BatchIntervalMs: 5,
 			BatchMaxTxs:     2000,
@@ -149,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.P2P.Listen) == 0 {
 		errs = append(errs, errors.New("p2p.listen: at least one address is required"))
+	}
+	if c.MemoryLimitMiB < 0 || c.MemoryLimitMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("memory_limit_mib: %d out of range [0, 1048576]", c.MemoryLimitMiB))
 	}
 	if c.Mempool.MaxWaitMs < -1 || c.Mempool.MaxWaitMs > 3_600_000 {
 		errs = append(errs, fmt.Errorf("mempool.max_wait_ms: %d out of range [-1, 3600000]", c.Mempool.MaxWaitMs))

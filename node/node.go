@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,6 +258,11 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 	n.runCatchUp(ctx, &wg, fetchedVotes)
 	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
 		"chain", n.g.ChainID, "head", n.m.CurrentEpoch()-1, "final", n.m.LastFinal())
+	if n.cfg.MemoryLimitMiB > 0 {
+		// After start-up: decoding a large genesis or syncing state may
+		// need far more than the steady state.
+		debug.SetMemoryLimit(int64(n.cfg.MemoryLimitMiB) << 20)
+	}
 	return n.loop(ctx, verifiedCh, fetchedVotes)
 }
 

@@ -150,6 +150,7 @@ func testNetwork(t *testing.T, n int) ([]Config, []*ecdsa.PrivateKey, *ledger.Ge
 			Address: crypto.PubkeyToAddress(k.PublicKey), PublicKey: crypto.CompressPubkey(&k.PublicKey), Power: 1})
 		cfg := DefaultConfig(home)
 		cfg.API.Listen, cfg.Metrics.Listen = "", ""
+		cfg.MemoryLimitMiB = 0 // a process-wide setting; these nodes share one test process
 		cfgs = append(cfgs, cfg)
 	}
 	gj, err := json.Marshal(g)

@@ -59,6 +59,7 @@ func envVars(c *node.Config) []envVar {
 		{"LEDGERD_P2P_PSK_FILE", "p2p.psk_file", func(c *node.Config, v string) error { c.P2P.PSKFile = v; return nil }},
 		{"LEDGERD_API_LISTEN", "api.listen", func(c *node.Config, v string) error { c.API.Listen = v; return nil }},
 		{"LEDGERD_METRICS_LISTEN", "metrics.listen", func(c *node.Config, v string) error { c.Metrics.Listen = v; return nil }},
+		{"LEDGERD_MEMORY_LIMIT_MIB", "memory_limit_mib", setInt(&c.MemoryLimitMiB)},
 		{"LEDGERD_MEMPOOL_MAX_TXS", "mempool.max_txs", setInt(&c.Mempool.MaxTxs)},
 		{"LEDGERD_MEMPOOL_MAX_WAIT_MS", "mempool.max_wait_ms", setInt(&c.Mempool.MaxWaitMs)},
 		{"LEDGERD_LOG_LEVEL", "log.level", func(c *node.Config, v string) error { c.Log.Level = v; return nil }},

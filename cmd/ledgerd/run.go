@@ -47,6 +47,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := newLogger(cfg.Log, stderr)
+	if v := os.Getenv("GOMEMLIMIT"); v != "" && cfg.MemoryLimitMiB > 0 {
+		logger.Info("GOMEMLIMIT is set: memory_limit_mib ignored", "GOMEMLIMIT", v)
+		cfg.MemoryLimitMiB = 0
+	}
 	err = node.Run(ctx, cfg, node.Options{Logger: logger})
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -101,6 +101,9 @@ type memReport struct {
 	GoSys        uint64
 	GoMemLimit   int64
 	Seconds      float64
+	// Trims is how often the resident-page trimmer ran during the writes.
+	Trims     uint64
+	TrimNanos int64
 }
 
 // helperMem writes memTotalBytes through CommitEpoch with DefaultOptions
@@ -128,6 +131,7 @@ func helperMem(dir string) {
 		helperFail("sync: %v", err)
 	}
 	rep.Seconds = nowSeconds() - start
+	rep.Trims, rep.TrimNanos = s.TrimStats().Runs, int64(s.TrimStats().Time)
 	st := readStatus()
 	rep.VmHWM, rep.VmRSS, rep.RssAnon, rep.RssFile = st["VmHWM:"], st["VmRSS:"], st["RssAnon:"], st["RssFile:"]
 	var ms runtime.MemStats

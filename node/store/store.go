@@ -105,6 +105,12 @@ type Store struct {
 	// head caches the committed head; nil when no epoch was ever committed.
 	// It changes only after the Badger transaction that moved it commits.
 	head atomic.Pointer[Head]
+	// absDir is dir made absolute, to find the store's file mappings.
+	absDir string
+	// trim* belong to the resident-page trimmer (trim.go).
+	trim               trimCounters
+	trimStop, trimDone chan struct{}
+	trimOnce           sync.Once
 }
 
 // Open opens the store in dir, creating it if dir is absent or empty. It
@@ -131,6 +137,10 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -144,7 +154,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = lock.Close()
 		return nil, mapOpenError(dir, err)
 	}
-	s := &Store{db: db, lock: lock, dir: dir, log: logger}
+	s := &Store{db: db, lock: lock, dir: dir, absDir: absDir, log: logger}
 	if err := s.initFormat(); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -152,6 +162,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.loadHead(); err != nil {
 		_ = s.Close()
 		return nil, err
+	}
+	if opts.TrimInterval > 0 {
+		s.startTrimmer(opts.TrimInterval)
 	}
 	return s, nil
 }
@@ -341,6 +354,7 @@ func (s *Store) loadHead() error {
 // waits for operations in progress; later calls return ErrClosed, and a
 // second Close returns nil.
 func (s *Store) Close() error {
+	s.trimOnce.Do(s.stopTrimmer) // before mu: the trimmer takes it for reading
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

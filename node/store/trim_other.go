@@ -1,0 +1,7 @@
+//go:build !linux
+
+package store
+
+func trimMappings(string) (mapped, resident uint64, err error) {
+	return 0, 0, ErrTrimUnsupported
+}
