@@ -10,9 +10,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as a helper process: with helperEnv set, TestMain
@@ -104,6 +106,8 @@ type memReport struct {
 	// Trims is how often the resident-page trimmer ran during the writes.
 	Trims     uint64
 	TrimNanos int64
+	// RSSMedian and RSSP95 are VmRSS sampled every 100 ms while writing.
+	RSSMedian, RSSP95 int64
 }
 
 // helperMem writes memTotalBytes through CommitEpoch with DefaultOptions
@@ -119,6 +123,21 @@ func helperMem(dir string) {
 	}
 	start := nowSeconds()
 	var rep memReport
+	stop, sampled := make(chan struct{}), make(chan []int64)
+	go func() {
+		var samples []int64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				sampled <- samples
+				return
+			case <-t.C:
+				samples = append(samples, readStatus()["VmRSS:"])
+			}
+		}
+	}()
 	for e := uint64(1); rep.WrittenBytes < total; e++ {
 		c := benchEpoch(e)
 		rep.WrittenBytes += commitBytes(&c)
@@ -131,6 +150,11 @@ func helperMem(dir string) {
 		helperFail("sync: %v", err)
 	}
 	rep.Seconds = nowSeconds() - start
+	close(stop)
+	if samples := <-sampled; len(samples) > 0 {
+		slices.Sort(samples)
+		rep.RSSMedian, rep.RSSP95 = samples[len(samples)/2], samples[len(samples)*95/100]
+	}
 	rep.Trims, rep.TrimNanos = s.TrimStats().Runs, int64(s.TrimStats().Time)
 	st := readStatus()
 	rep.VmHWM, rep.VmRSS, rep.RssAnon, rep.RssFile = st["VmHWM:"], st["VmRSS:"], st["RssAnon:"], st["RssFile:"]

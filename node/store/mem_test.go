@@ -92,8 +92,8 @@ func TestMemoryProfile(t *testing.T) {
 	}
 	for _, env := range envs {
 		rep := runMemHelper(t, total, env)
-		t.Logf("%-16s wrote %d MiB in %d epochs (%.1f s, %.1f MiB/s): VmHWM %.1f MiB, VmRSS %.1f MiB (anon %.1f, file %.1f), heap in use %.1f MiB, Go sys %.1f MiB; after GC: live heap %.1f MiB, VmRSS %.1f MiB; %d trims (%v)",
-			"env="+env, rep.WrittenBytes>>20, rep.Epochs, rep.Seconds, float64(rep.WrittenBytes)/(1<<20)/rep.Seconds,
+		t.Logf("%-16s wrote %d MiB in %d epochs (%.1f s, %.1f MiB/s): VmRSS sampled while writing median %.1f MiB, p95 %.1f MiB; VmHWM %.1f MiB, VmRSS %.1f MiB (anon %.1f, file %.1f), heap in use %.1f MiB, Go sys %.1f MiB; after GC: live heap %.1f MiB, VmRSS %.1f MiB; %d trims (%v)",
+			"env="+env, rep.WrittenBytes>>20, rep.Epochs, rep.Seconds, float64(rep.WrittenBytes)/(1<<20)/rep.Seconds, mib(rep.RSSMedian), mib(rep.RSSP95),
 			mib(rep.VmHWM), mib(rep.VmRSS), mib(rep.RssAnon), mib(rep.RssFile), mib(int64(rep.HeapInuse)), mib(int64(rep.GoSys)), mib(int64(rep.LiveHeap)), mib(rep.RSSAfterGC), rep.Trims, time.Duration(rep.TrimNanos))
 		if rep.RssAnon > memGuardAnon {
 			t.Errorf("anonymous RSS %.1f MiB; want below %d MiB", mib(rep.RssAnon), memGuardAnon>>20)
