@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // NodeDB reads state trie nodes by their Keccak-256 hash. node/store
@@ -142,14 +143,19 @@ type nodeReader struct {
 	pinned map[Hash][]byte // immutable once set; shared by copies
 	cache  *nodeCache
 	verify bool
+	mu     sync.Mutex // guards cache for the trie's parallel prefetch
 }
 
-// node returns the blob of the node with the given hash.
+// node returns the blob of the node with the given hash. It is safe for
+// concurrent use (the trie's Prefetch), as NodeDB.Node must be.
 func (r *nodeReader) node(hash Hash) ([]byte, error) {
 	if b, ok := r.pinned[hash]; ok {
 		return b, nil
 	}
-	if b, ok := r.cache.get(hash); ok {
+	r.mu.Lock()
+	b, ok := r.cache.get(hash)
+	r.mu.Unlock()
+	if ok {
 		return b, nil
 	}
 	b, err := r.db.Node(hash)
@@ -162,6 +168,8 @@ func (r *nodeReader) node(hash Hash) ([]byte, error) {
 	if r.verify && keccak(b) != hash {
 		return nil, fmt.Errorf("read trie node %s: %w", hash, ErrCorruptNode)
 	}
+	r.mu.Lock()
 	r.cache.put(hash, b)
+	r.mu.Unlock()
 	return b, nil
 }

@@ -266,6 +266,7 @@ func (s *State) Apply(txs []CheckedTx) ([]Receipt, error) {
 	if s.feeCollector == (Address{}) {
 		return nil, ErrNoFeeCollector
 	}
+	s.prefetch(txs)
 	receipts := make([]Receipt, len(txs))
 	touched := make(map[Address]Account, 2*len(txs)+1)
 	seen := make(map[seenKey]struct{}, len(txs))
@@ -305,6 +306,33 @@ func (s *State) Apply(txs []CheckedTx) ([]Receipt, error) {
 		s.set(a, touched[a])
 	}
 	return receipts, nil
+}
+
+// prefetchMin is the number of transactions from which Apply first reads
+// the trie paths of the accounts they touch in parallel.
+const prefetchMin = 64
+
+// prefetch decodes the trie paths of the accounts txs read (senders,
+// recipients, fee collector) into the trie in parallel (Trie.Prefetch),
+// so that Apply's sequential reads find them in memory.
+func (s *State) prefetch(txs []CheckedTx) {
+	if len(txs) < prefetchMin {
+		return
+	}
+	addrs := make([]Address, 0, 2*len(txs)+1)
+	addrs = append(addrs, s.feeCollector)
+	for i := range txs {
+		if c := &txs[i]; c.Err == nil {
+			addrs = append(addrs, c.Sender, c.Tx.To)
+		}
+	}
+	keys := make([][]byte, 0, len(addrs))
+	for i := range addrs {
+		if _, ok := s.changes[addrs[i]]; !ok {
+			keys = append(keys, addrs[i][:])
+		}
+	}
+	s.trie.Prefetch(keys, s.reader.node)
 }
 
 func compareAddress(x, y Address) int { return bytes.Compare(x[:], y[:]) }

@@ -228,3 +228,55 @@ func TestStackTrieMatchesState(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyPrefetch: an Apply large enough to prefetch the trie paths in
+// parallel gives the receipts and root of the same transfers applied in
+// calls too small to prefetch (run with -race too).
+func TestApplyPrefetch(t *testing.T) {
+	for _, keep := range []int{0, 1, 4} {
+		s1, db := buildBenchState(t, 3000)
+		s2, err := OpenState(db, s1.committed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2.SetFeeCollector(benchCollector)
+		for _, s := range []*State{s1, s2} {
+			s.keepDepth = keep
+			s.trie.SetKeepDepth(keep)
+		}
+		rng := rand.New(rand.NewPCG(uint64(keep), 1))
+		nonces := map[Address]uint64{}
+		for epoch := range 3 {
+			txs := benchEpoch(rng, 3000, 1000, nonces)
+			txs = append(txs, CheckedTx{Tx: Tx{To: benchAddress(1), Amount: 1}, Sender: Address{0x77}}) // unfunded sender
+			before := s1.trie.Stats().Resolved
+			r1, err := s1.Apply(txs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if epoch > 0 && s1.trie.Stats().Resolved == before {
+				t.Fatal("a large Apply resolved nothing")
+			}
+			var r2 []Receipt
+			for i := 0; i < len(txs); i += prefetchMin - 1 {
+				rs, err := s2.Apply(txs[i:min(i+prefetchMin-1, len(txs))])
+				if err != nil {
+					t.Fatal(err)
+				}
+				r2 = append(r2, rs...)
+			}
+			if !slices.Equal(r1, r2) {
+				t.Fatalf("keep %d epoch %d: receipts differ", keep, epoch)
+			}
+			root1, nodes1, err := s1.Commit()
+			if err != nil {
+				t.Fatal(err)
+			}
+			root2, nodes2, _ := s2.Commit()
+			if root1 != root2 || !maps.EqualFunc(nodes1, nodes2, bytes.Equal) {
+				t.Fatalf("keep %d epoch %d: commits differ", keep, epoch)
+			}
+			db.PutAll(nodes1)
+		}
+	}
+}

@@ -277,8 +277,6 @@ func (d *differ) checkProofs(root Hash, n int) {
 
 func keccak(b []byte) []byte { return crypto.Keccak256(b) }
 
-func newKeccak() crypto.KeccakState { return crypto.NewKeccakState() }
-
 type kv struct{ k, v []byte }
 
 func collectMine(tr *Trie, start []byte, limit int) ([]kv, error) {
@@ -390,6 +388,15 @@ func TestDifferential(t *testing.T) {
 			for _, seed := range seeds(n) {
 				d := newDiffer(t, seed)
 				for b := range w.batches {
+					if d.rng.IntN(2) == 0 && len(d.used) > 0 {
+						// Decode paths in parallel first (the store is
+						// only read meanwhile).
+						keys := make([][]byte, 0, 50)
+						for range 50 {
+							keys = append(keys, d.used[d.rng.IntN(len(d.used))])
+						}
+						d.mine.Prefetch(keys, d.mdb.read)
+					}
 					d.randomOps(w)
 					root := d.checkHash()
 					if d.rng.IntN(3) == 0 {
@@ -717,11 +724,10 @@ func FuzzDecodeNode(f *testing.F) {
 			}
 			return
 		}
-		tr := &Trie{keep: 4, reader: func(Hash) ([]byte, error) { return nil, errMissing }}
-		tr.h.sha = newKeccak()
+		tr := &Trie{h: newHasher(4), reader: func(Hash) ([]byte, error) { return nil, errMissing }}
 		tr.root = n
-		tr.hash(n)
-		enc := tr.encode(n)
+		tr.h.hash(n)
+		enc := tr.h.encode(n)
 		_, _, rest, err := rlp.Split(blob)
 		if err != nil {
 			t.Fatalf("decoded a blob that does not split: %v", err)

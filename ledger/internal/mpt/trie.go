@@ -3,6 +3,7 @@ package mpt
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/crypto"
 )
@@ -29,28 +30,19 @@ type Stats struct {
 // empty value deletes. Keys must not be prefixes of each other for the
 // value slot of branch nodes to stay unused (it is supported nonetheless).
 type Trie struct {
-	root   node
-	reader Reader
-	keep   int
-	h      hasher
-	stats  Stats
-	keybuf []byte // scratch hex key for Get
-	arena  []byte // current chunk for the blobs of a Commit
-	stored int    // nodes of the last Commit (sizes the next one's map)
-}
-
-type hasher struct {
-	sha     crypto.KeccakState
-	buf     []byte // encoding scratch
-	scratch []byte // compact key scratch
+	root    node
+	reader  Reader
+	h       *hasher
+	stats   Stats  // Resolved and Stored; the hasher counts the rest
+	pending int    // writes since the last Commit
+	keybuf  []byte // scratch hex key for Get
 }
 
 // New opens the trie with the given root, reading stored nodes through
 // reader. The root node is read at once: a missing or corrupt root is an
 // error. The zero Hash and EmptyRoot open the empty trie.
 func New(root Hash, reader Reader) (*Trie, error) {
-	t := &Trie{reader: reader, keep: DefaultKeepDepth}
-	t.h.sha = crypto.NewKeccakState()
+	t := &Trie{reader: reader, h: newHasher(DefaultKeepDepth)}
 	if root == (Hash{}) || root == EmptyRoot {
 		return t, nil
 	}
@@ -64,13 +56,17 @@ func New(root Hash, reader Reader) (*Trie, error) {
 
 // SetKeepDepth sets the keep depth (in nibbles, >= 0) applied by the next
 // Commits; see DefaultKeepDepth.
-func (t *Trie) SetKeepDepth(d int) { t.keep = max(d, 0) }
+func (t *Trie) SetKeepDepth(d int) { t.h.keep = max(d, 0) }
 
 // KeepDepth returns the keep depth.
-func (t *Trie) KeepDepth() int { return t.keep }
+func (t *Trie) KeepDepth() int { return t.h.keep }
 
 // Stats returns the work counters.
-func (t *Trie) Stats() Stats { return t.stats }
+func (t *Trie) Stats() Stats {
+	s := t.stats
+	s.Hashed, s.Encoded = t.h.hashed, t.h.encoded
+	return s
+}
 
 func (t *Trie) resolve(h Hash) (node, error) {
 	if t.reader == nil {
@@ -140,6 +136,7 @@ func (t *Trie) Update(key, value []byte) error {
 	if len(value) == 0 {
 		return t.Delete(key)
 	}
+	t.pending++
 	k := keybytesToHex(make([]byte, 0, 2*len(key)+1), key)
 	_, n, err := t.insert(t.root, k, valueNode(value))
 	if err != nil {
@@ -151,6 +148,7 @@ func (t *Trie) Update(key, value []byte) error {
 
 // Delete removes key (nothing if absent).
 func (t *Trie) Delete(key []byte) error {
+	t.pending++
 	k := keybytesToHex(make([]byte, 0, 2*len(key)+1), key)
 	_, n, err := t.delete(t.root, k)
 	if err != nil {
@@ -300,9 +298,31 @@ func (t *Trie) delete(n node, key []byte) (bool, node, error) {
 	return false, n, fmt.Errorf("%w: node type %T", ErrBadNode, n)
 }
 
+// hasher computes node references and collects committed nodes. The
+// Trie has one; parallel hashing and commits use one per goroutine.
+type hasher struct {
+	sha     crypto.KeccakState
+	buf     []byte // encoding scratch
+	scratch []byte // compact key scratch
+	keep    int
+	arena   []byte       // current chunk for committed blobs
+	out     []storedNode // committed nodes
+	hashed  uint64
+	encoded uint64
+}
+
+type storedNode struct {
+	hash Hash
+	blob []byte
+}
+
+func newHasher(keep int) *hasher {
+	return &hasher{sha: crypto.NewKeccakState(), keep: keep}
+}
+
 // hash computes and caches the reference of n and of its decoded
 // descendants whose reference is not known.
-func (t *Trie) hash(n node) {
+func (h *hasher) hash(n node) {
 	var f *nodeFlag
 	switch n := n.(type) {
 	case *shortNode:
@@ -310,7 +330,7 @@ func (t *Trie) hash(n node) {
 			return
 		}
 		if _, ok := n.val.(valueNode); !ok {
-			t.hash(n.val)
+			h.hash(n.val)
 		}
 		f = &n.flag
 	case *fullNode:
@@ -320,44 +340,96 @@ func (t *Trie) hash(n node) {
 		for i := 0; i < 16; i++ {
 			switch c := n.children[i].(type) {
 			case *fullNode, *shortNode:
-				t.hash(c)
+				h.hash(c)
 			}
 		}
 		f = &n.flag
 	default:
 		return
 	}
-	t.setRef(f, t.encode(n))
+	h.setRef(f, h.encode(n))
 }
 
 // encode returns n's encoding in the hasher's buffer (valid until the next
 // encode); the references of n's children must be known.
-func (t *Trie) encode(n node) []byte {
-	t.stats.Encoded++
+func (h *hasher) encode(n node) []byte {
+	h.encoded++
 	switch n := n.(type) {
 	case *shortNode:
-		t.h.buf, t.h.scratch = appendShort(t.h.buf[:0], n, t.h.scratch)
+		h.buf, h.scratch = appendShort(h.buf[:0], n, h.scratch)
 	case *fullNode:
-		t.h.buf = appendFull(t.h.buf[:0], n)
+		h.buf = appendFull(h.buf[:0], n)
 	}
-	return t.h.buf
+	return h.buf
 }
 
 // setRef sets the reference of a node with encoding enc.
-func (t *Trie) setRef(f *nodeFlag, enc []byte) {
+func (h *hasher) setRef(f *nodeFlag, enc []byte) {
 	if len(enc) < 32 {
 		f.refLen = uint8(copy(f.ref[:], enc))
 		return
 	}
-	t.keccak(f.ref[:], enc)
+	h.keccak(f.ref[:], enc)
 	f.refLen = 32
 }
 
-func (t *Trie) keccak(dst, data []byte) {
-	t.stats.Hashed++
-	t.h.sha.Reset()
-	t.h.sha.Write(data)
-	t.h.sha.Read(dst)
+func (h *hasher) keccak(dst, data []byte) {
+	h.hashed++
+	h.sha.Reset()
+	h.sha.Write(data)
+	h.sha.Read(dst)
+}
+
+// parallelMin is the number of writes since the last Commit from which
+// hashing and Commit split the work over the root's children.
+const parallelMin = 100
+
+// forRootChildren runs fn on each decoded child of a branch root that
+// matters (want), one goroutine per child, each with its own hasher, and
+// merges the hashers' counters and committed nodes into t.h.
+func (t *Trie) forRootChildren(root *fullNode, want func(*nodeFlag) bool, fn func(h *hasher, i int, c node)) {
+	var (
+		wg sync.WaitGroup
+		hs [16]*hasher
+	)
+	for i := 0; i < 16; i++ {
+		var f *nodeFlag
+		switch c := root.children[i].(type) {
+		case *fullNode:
+			f = &c.flag
+		case *shortNode:
+			f = &c.flag
+		default:
+			continue
+		}
+		if !want(f) {
+			continue
+		}
+		hs[i] = newHasher(t.h.keep)
+		wg.Add(1)
+		go func(h *hasher, i int, c node) {
+			defer wg.Done()
+			fn(h, i, c)
+		}(hs[i], i, root.children[i])
+	}
+	wg.Wait()
+	for _, h := range hs {
+		if h != nil {
+			t.h.hashed += h.hashed
+			t.h.encoded += h.encoded
+			t.h.out = append(t.h.out, h.out...)
+		}
+	}
+}
+
+// hashRoot computes the references of the trie's nodes, in parallel over
+// the root's children after many writes.
+func (t *Trie) hashRoot() {
+	if r, ok := t.root.(*fullNode); ok && r.flag.refLen == 0 && t.pending >= parallelMin {
+		t.forRootChildren(r, func(f *nodeFlag) bool { return f.refLen == 0 },
+			func(h *hasher, _ int, c node) { h.hash(c) })
+	}
+	t.h.hash(t.root)
 }
 
 // Hash returns the root hash, including uncommitted changes.
@@ -368,7 +440,7 @@ func (t *Trie) Hash() Hash {
 	case *hashNode:
 		return Hash(*r)
 	}
-	t.hash(t.root)
+	t.hashRoot()
 	return t.rootHash()
 }
 
@@ -381,7 +453,7 @@ func (t *Trie) rootHash() Hash {
 		return Hash(r)
 	}
 	var h Hash
-	t.keccak(h[:], r)
+	t.h.keccak(h[:], r)
 	return h
 }
 
@@ -391,71 +463,98 @@ func (t *Trie) rootHash() Hash {
 // depth are dropped from memory. The returned blobs must not be modified.
 func (t *Trie) Commit() (Hash, map[Hash][]byte) {
 	if t.root == nil {
+		t.pending = 0
 		return EmptyRoot, make(map[Hash][]byte)
 	}
-	nodes := make(map[Hash][]byte, t.stored+t.stored/8)
-	t.arena = nil
-	t.root = t.commit(t.root, 0, nodes)
-	t.stored = len(nodes)
+	t.h.out, t.h.arena = t.h.out[:0], nil
+	if r, ok := t.root.(*fullNode); ok && r.flag.dirty && t.pending >= parallelMin {
+		t.forRootChildren(r, func(f *nodeFlag) bool { return f.dirty || 1 < t.h.keep },
+			func(h *hasher, i int, c node) { r.children[i] = h.commit(c, 1) })
+		if t.h.keep <= 1 {
+			// Drop the clean children the workers skipped (and the
+			// ones they committed, now clean).
+			for i := 0; i < 16; i++ {
+				switch c := r.children[i].(type) {
+				case *fullNode, *shortNode:
+					r.children[i] = t.h.commit(c, 1)
+				}
+			}
+		}
+		t.root = t.h.finish(r, &r.flag, 0)
+	} else {
+		t.root = t.h.commit(t.root, 0)
+	}
+	nodes := make(map[Hash][]byte, len(t.h.out))
+	for _, sn := range t.h.out {
+		nodes[sn.hash] = sn.blob
+	}
+	t.stats.Stored += uint64(len(t.h.out))
+	clear(t.h.out)
+	t.pending = 0
 	return t.Hash(), nodes
 }
 
 // commit stores the dirty nodes of the subtrie n at the given depth (post
 // order, computing references) and returns n, or a hash reference to it
 // when it is at or below the keep depth.
-func (t *Trie) commit(n node, depth int, nodes map[Hash][]byte) node {
+func (h *hasher) commit(n node, depth int) node {
 	var f *nodeFlag
 	switch n := n.(type) {
 	case *shortNode:
 		f = &n.flag
-		if c, ok := n.val.(*fullNode); ok && (f.dirty || depth < t.keep) {
-			n.val = t.commit(c, depth+len(n.key), nodes)
+		if c, ok := n.val.(*fullNode); ok && (f.dirty || depth < h.keep) {
+			n.val = h.commit(c, depth+len(n.key))
 		}
 	case *fullNode:
 		f = &n.flag
-		if f.dirty || depth < t.keep {
+		if f.dirty || depth < h.keep {
 			for i := 0; i < 16; i++ {
 				switch c := n.children[i].(type) {
 				case *fullNode, *shortNode:
-					n.children[i] = t.commit(c, depth+1, nodes)
+					n.children[i] = h.commit(c, depth+1)
 				}
 			}
 		}
 	default:
 		return n
 	}
+	return h.finish(n, f, depth)
+}
+
+// finish stores n if dirty (its children are committed) and returns it or
+// its hash reference.
+func (h *hasher) finish(n node, f *nodeFlag, depth int) node {
 	if f.dirty {
-		enc := t.encode(n)
+		enc := h.encode(n)
 		if f.refLen == 0 {
-			t.setRef(f, enc)
+			h.setRef(f, enc)
 		}
 		if f.refLen == 32 || depth == 0 {
-			h := Hash(f.ref)
+			hash := Hash(f.ref)
 			if f.refLen != 32 {
-				t.keccak(h[:], enc)
+				h.keccak(hash[:], enc)
 			}
-			nodes[h] = t.store(enc)
-			t.stats.Stored++
+			h.out = append(h.out, storedNode{hash, h.store(enc)})
 		}
 		f.dirty = false
 	}
-	if depth >= t.keep && f.refLen == 32 {
-		h := hashNode(f.ref)
-		return &h
+	if depth >= h.keep && f.refLen == 32 {
+		hn := hashNode(f.ref)
+		return &hn
 	}
 	return n
 }
 
 // store copies a blob into the arena of the current Commit.
-func (t *Trie) store(enc []byte) []byte {
-	if cap(t.arena)-len(t.arena) < len(enc) {
-		size := max(2*cap(t.arena), 16<<10)
+func (h *hasher) store(enc []byte) []byte {
+	if cap(h.arena)-len(h.arena) < len(enc) {
+		size := max(2*cap(h.arena), 16<<10)
 		size = min(size, 1<<20)
-		t.arena = make([]byte, 0, max(size, len(enc)))
+		h.arena = make([]byte, 0, max(size, len(enc)))
 	}
-	off := len(t.arena)
-	t.arena = append(t.arena, enc...)
-	return t.arena[off:len(t.arena):len(t.arena)]
+	off := len(h.arena)
+	h.arena = append(h.arena, enc...)
+	return h.arena[off:len(h.arena):len(h.arena)]
 }
 
 // Prove returns the proof of key (of its value, or of its absence): the
@@ -493,8 +592,8 @@ loop:
 	}
 	proof := make([][]byte, 0, len(path))
 	for i, n := range path {
-		t.hash(n)
-		enc := t.encode(n)
+		t.h.hash(n)
+		enc := t.h.encode(n)
 		if len(enc) >= 32 || i == 0 {
 			proof = append(proof, clone(enc))
 		}
@@ -572,21 +671,116 @@ func (it *iterator) walk(n node, path []byte, free bool) (bool, error) {
 }
 
 // Decoded returns the numbers of full and short nodes held decoded in
-// memory (embedded ones included).
-func (t *Trie) Decoded() (full, short int) {
+// memory (embedded ones included) and an estimate of the heap they use
+// (structs, hash references, keys and values, by allocation size class).
+func (t *Trie) Decoded() (full, short int, bytes int) {
 	var walk func(n node)
 	walk = func(n node) {
 		switch n := n.(type) {
 		case *fullNode:
 			full++
+			bytes += 320 // [17]node + flag: 306 bytes, size class 320
+			hashes := 0
 			for _, c := range &n.children {
+				if _, ok := c.(*hashNode); ok {
+					hashes++
+				}
 				walk(c)
 			}
+			bytes += roundClass(32 * hashes)
 		case *shortNode:
 			short++
+			bytes += 80 + roundClass(cap(n.key))
 			walk(n.val)
+		case valueNode:
+			bytes += 24 + roundClass(cap(n)) // boxed slice header + data
 		}
 	}
 	walk(t.root)
-	return full, short
+	return full, short, bytes
+}
+
+// roundClass rounds a small allocation up to a multiple of 16 bytes (Go's
+// size classes are at least that coarse).
+func roundClass(n int) int { return (n + 15) &^ 15 }
+
+// Prefetch reads and decodes the nodes on the paths of keys into the trie,
+// in parallel over the root's children (one goroutine per child), so that
+// the Gets and Updates that follow find them decoded. reader must be safe
+// for concurrent use. Errors are ignored: the Get of the key reports them.
+// It does nothing unless the root is a decoded branch.
+func (t *Trie) Prefetch(keys [][]byte, reader Reader) {
+	if h, ok := t.root.(*hashNode); ok {
+		rn, err := t.resolve(Hash(*h))
+		if err != nil {
+			return
+		}
+		t.root = rn
+	}
+	root, ok := t.root.(*fullNode)
+	if !ok {
+		return
+	}
+	var groups [16][][]byte
+	for _, k := range keys {
+		if len(k) > 0 {
+			groups[k[0]>>4] = append(groups[k[0]>>4], k)
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		resolved [16]uint64
+	)
+	for i := range groups {
+		if len(groups[i]) == 0 || root.children[i] == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var hex []byte
+			for _, k := range groups[i] {
+				hex = keybytesToHex(hex[:0], k)
+				resolved[i] += prefetchPath(&root.children[i], hex[1:], reader)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, n := range resolved {
+		t.stats.Resolved += n
+	}
+}
+
+// prefetchPath resolves the hash references on the path of the hex key k
+// below slot, and returns how many it resolved.
+func prefetchPath(slot *node, k []byte, reader Reader) (resolved uint64) {
+	for {
+		switch n := (*slot).(type) {
+		case *shortNode:
+			if len(k) < len(n.key) || !bytes.Equal(n.key, k[:len(n.key)]) {
+				return resolved
+			}
+			k = k[len(n.key):]
+			slot = &n.val
+		case *fullNode:
+			if len(k) == 0 {
+				return resolved
+			}
+			slot = &n.children[k[0]]
+			k = k[1:]
+		case *hashNode:
+			blob, err := reader(Hash(*n))
+			if err != nil {
+				return resolved
+			}
+			rn, err := decodeStored(Hash(*n), blob)
+			if err != nil {
+				return resolved
+			}
+			*slot = rn
+			resolved++
+		default:
+			return resolved
+		}
+	}
 }
