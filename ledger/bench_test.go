@@ -90,13 +90,19 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-var benchKeepDepth = flag.Int("ledger.keepdepth", -1, "trie keep depth for the benchmarks (default trieKeepDepth)")
+var (
+	benchKeepDepth  = flag.Int("ledger.keepdepth", -1, "trie keep depth for the benchmarks (default trieKeepDepth)")
+	benchCacheBytes = flag.Int("ledger.cachebytes", -1, "node cache bytes for the benchmarks (default DefaultNodeCacheBytes)")
+)
 
 func benchApplyCommit(b *testing.B, s *State, db *MemNodeDB, accounts uint64, nonces map[Address]uint64) {
 	const epochTxs = 10_000
 	if *benchKeepDepth >= 0 {
 		s.keepDepth = *benchKeepDepth
 		s.trie.SetKeepDepth(s.keepDepth)
+	}
+	if *benchCacheBytes >= 0 {
+		s.SetNodeCacheBytes(*benchCacheBytes)
 	}
 	rng := rand.New(rand.NewPCG(uint64(b.N), accounts))
 	var commitTotal, cpuTotal time.Duration
@@ -134,6 +140,9 @@ func benchApplyCommit(b *testing.B, s *State, db *MemNodeDB, accounts uint64, no
 	// Trie work per epoch (includes the untimed epoch setup: none).
 	st := s.trie.Stats()
 	b.ReportMetric(float64(st.Hashed-stats0.Hashed)/float64(b.N), "hashed/epoch")
+	b.ReportMetric(float64(st.HashedBytes-stats0.HashedBytes)/float64(b.N)/1024, "hashed-KiB/epoch")
+	c := s.reader.cache
+	b.ReportMetric(100*float64(c.hits)/float64(max(c.hits+c.misses, 1)), "cache-hit-%")
 	b.ReportMetric(float64(st.Resolved-stats0.Resolved)/float64(b.N), "resolved/epoch")
 	b.ReportMetric(float64(st.Stored-stats0.Stored)/float64(b.N), "stored/epoch")
 	// Memory of the decoded trie levels (estimated from the nodes) and

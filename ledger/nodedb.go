@@ -146,9 +146,17 @@ type nodeReader struct {
 	mu     sync.Mutex // guards cache for the trie's parallel prefetch
 }
 
-// node returns the blob of the node with the given hash. It is safe for
-// concurrent use (the trie's Prefetch), as NodeDB.Node must be.
-func (r *nodeReader) node(hash Hash) ([]byte, error) {
+// node returns the blob of the node with the given hash, and caches it. It
+// is safe for concurrent use, as NodeDB.Node must be.
+func (r *nodeReader) node(hash Hash) ([]byte, error) { return r.read(hash, true) }
+
+// nodeNoFill is node without caching what it reads from the NodeDB: Apply's
+// prefetch reads the paths of accounts it is about to change, whose nodes
+// get new hashes, so caching their old blobs only costs (measured: 0 % cache
+// hits and ~25 % of Apply+Commit CPU at 1M accounts).
+func (r *nodeReader) nodeNoFill(hash Hash) ([]byte, error) { return r.read(hash, false) }
+
+func (r *nodeReader) read(hash Hash, fill bool) ([]byte, error) {
 	if b, ok := r.pinned[hash]; ok {
 		return b, nil
 	}
@@ -168,8 +176,10 @@ func (r *nodeReader) node(hash Hash) ([]byte, error) {
 	if r.verify && keccak(b) != hash {
 		return nil, fmt.Errorf("read trie node %s: %w", hash, ErrCorruptNode)
 	}
-	r.mu.Lock()
-	r.cache.put(hash, b)
-	r.mu.Unlock()
+	if fill {
+		r.mu.Lock()
+		r.cache.put(hash, b)
+		r.mu.Unlock()
+	}
 	return b, nil
 }

@@ -332,7 +332,7 @@ func (s *State) prefetch(txs []CheckedTx) {
 			keys = append(keys, addrs[i][:])
 		}
 	}
-	s.trie.Prefetch(keys, s.reader.node)
+	s.trie.Prefetch(keys, s.reader.nodeNoFill)
 }
 
 func compareAddress(x, y Address) int { return bytes.Compare(x[:], y[:]) }

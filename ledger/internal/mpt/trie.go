@@ -20,10 +20,11 @@ const DefaultKeepDepth = 4
 
 // Stats counts work since the Trie was opened.
 type Stats struct {
-	Hashed   uint64 // nodes hashed (Keccak-256 of their encoding)
-	Encoded  uint64 // node encodings computed (hashing, Commit, Prove)
-	Resolved uint64 // stored nodes read and decoded
-	Stored   uint64 // nodes returned by Commit
+	Hashed      uint64 // nodes hashed (Keccak-256 of their encoding)
+	HashedBytes uint64 // bytes hashed
+	Encoded     uint64 // node encodings computed (hashing, Commit, Prove)
+	Resolved    uint64 // stored nodes read and decoded
+	Stored      uint64 // nodes returned by Commit
 }
 
 // Trie is a Merkle Patricia trie. Keys and values are byte strings; an
@@ -64,7 +65,7 @@ func (t *Trie) KeepDepth() int { return t.h.keep }
 // Stats returns the work counters.
 func (t *Trie) Stats() Stats {
 	s := t.stats
-	s.Hashed, s.Encoded = t.h.hashed, t.h.encoded
+	s.Hashed, s.HashedBytes, s.Encoded = t.h.hashed, t.h.hbytes, t.h.encoded
 	return s
 }
 
@@ -308,6 +309,7 @@ type hasher struct {
 	arena   []byte       // current chunk for committed blobs
 	out     []storedNode // committed nodes
 	hashed  uint64
+	hbytes  uint64
 	encoded uint64
 }
 
@@ -375,6 +377,7 @@ func (h *hasher) setRef(f *nodeFlag, enc []byte) {
 
 func (h *hasher) keccak(dst, data []byte) {
 	h.hashed++
+	h.hbytes += uint64(len(data))
 	h.sha.Reset()
 	h.sha.Write(data)
 	h.sha.Read(dst)
@@ -416,6 +419,7 @@ func (t *Trie) forRootChildren(root *fullNode, want func(*nodeFlag) bool, fn fun
 	for _, h := range hs {
 		if h != nil {
 			t.h.hashed += h.hashed
+			t.h.hbytes += h.hbytes
 			t.h.encoded += h.encoded
 			t.h.out = append(t.h.out, h.out...)
 		}
