@@ -265,7 +265,8 @@ func (b backend) SubscribeCheckpoints(ctx context.Context, fromEpoch uint64) (<-
 }
 
 func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
-	if _, err := b.ready(); err != nil {
+	v, err := b.ready()
+	if err != nil {
 		return common.Hash{}, err
 	}
 	n := b.n
@@ -275,8 +276,19 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, err)
 	}
 	// Refuse before the signature recovery when the node cannot take more.
-	if r, wait := n.txs.room(n.now()); r != admitOK {
+	now := n.now()
+	if r, wait := n.txs.room(now); r != admitOK {
 		return common.Hash{}, n.refuse(r, wait)
+	}
+	if maxLag := n.cfg.Mempool.MaxLag(); maxLag > 0 && n.verifyBacklog != nil && n.verifyBacklog() > 0 {
+		// Behind and busy: entries wait for verification while an epoch
+		// waits for execution. (Behind but idle is a stalled network,
+		// waiting for a validator's marker: MaxWaitMs governs that.)
+		if lag := executionLag(n.g, v.head, now); lag > maxLag {
+			n.mets.txsSubmitted.WithLabelValues("lagging").Inc()
+			return common.Hash{}, fmt.Errorf("the network is behind: the snapshot after epoch %d began %s ago and is not executed yet (mempool.max_lag_ms %d): %w",
+				v.head.Epoch, lag.Round(time.Millisecond), maxLag.Milliseconds(), api.ErrMempoolFull)
+		}
 	}
 	checked := ledger.CheckTx(tx, n.g.ChainID)
 	if checked.Err != nil {
@@ -518,6 +530,15 @@ const (
 	admitFull
 	admitBehind
 )
+
+// executionLag is how long ago the snapshot that will execute the epoch
+// after head began, or 0 if it has not begun yet. In a network that keeps
+// up it stays below the time one epoch takes from its boundary to its
+// execution (tens of milliseconds); under overload every node's backlog of
+// batches to verify holds back the markers behind them, and it grows.
+func executionLag(g *ledger.Genesis, head checkpoint.Header, now time.Time) time.Duration {
+	return max(0, now.Sub(time.UnixMilli(checkpoint.ScheduledBoundary(g, head))))
+}
 
 // refuse counts and explains a submission the tracker has no room for.
 func (n *Node) refuse(r admitResult, wait time.Duration) error {

@@ -72,6 +72,26 @@ type MempoolConfig struct {
 	// work. 0 means max(3 s, 3 epoch lengths), counted from the genesis time at the
 	// earliest; -1 turns it off.
 	MaxWaitMs int `toml:"max_wait_ms"`
+	// MaxLagMs refuses new submissions (429) while entries from peers wait
+	// for verification and the next epoch's snapshot began more than this
+	// long ago without being executed: the node cannot keep up, and
+	// admitting more would only lengthen every transaction's way to
+	// finality. It bounds boundary-to-final latency under overload, where
+	// MaxWaitMs bounds how long this node's own transactions queue (and
+	// alone governs a stalled, idle network). 0 means 300 ms; -1 turns it
+	// off.
+	MaxLagMs int `toml:"max_lag_ms"`
+}
+
+// MaxLag resolves MaxLagMs; 0 is off.
+func (c MempoolConfig) MaxLag() time.Duration {
+	switch {
+	case c.MaxLagMs < 0:
+		return 0
+	case c.MaxLagMs > 0:
+		return time.Duration(c.MaxLagMs) * time.Millisecond
+	}
+	return 300 * time.Millisecond
 }
 
 // MaxWait resolves MaxWaitMs for epochs of epochMs milliseconds; 0 is off.
@@ -163,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.Mempool.MaxWaitMs < -1 || c.Mempool.MaxWaitMs > 3_600_000 {
 		errs = append(errs, fmt.Errorf("mempool.max_wait_ms: %d out of range [-1, 3600000]", c.Mempool.MaxWaitMs))
+	}
+	if c.Mempool.MaxLagMs < -1 || c.Mempool.MaxLagMs > 3_600_000 {
+		errs = append(errs, fmt.Errorf("mempool.max_lag_ms: %d out of range [-1, 3600000]", c.Mempool.MaxLagMs))
 	}
 	if c.Mempool.MaxTxs <= 0 || c.Mempool.MaxTxs > 10_000_000 {
 		errs = append(errs, fmt.Errorf("mempool.max_txs: %d out of range [1, 10000000]", c.Mempool.MaxTxs))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/store"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
@@ -71,6 +72,23 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		m.mempool, m.peers, m.batchTxs, m.entriesDelivered, m.deliverErrors, m.badVotes, m.equivocations, m.divergences,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerStore exports the store's resident-page trimmer (store/trim.go).
+func (m *metrics) registerStore(stats func() store.TrimStats) {
+	f := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "ledgerd", Subsystem: "store", Name: name, Help: help, ConstLabels: m.labels}
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts(f("trims_total", "Runs of the resident-page trimmer.")),
+			func() float64 { return float64(stats().Runs) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts(f("trim_seconds_total", "Time spent trimming (write-back included).")),
+			func() float64 { return stats().Time.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("mapped_bytes", "Size of the store's file mappings at the last trim.")),
+			func() float64 { return float64(stats().MappedBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("resident_before_trim_bytes", "Resident pages of those mappings just before the last trim.")),
+			func() float64 { return float64(stats().ResidentBytes) }),
+	)
 }
 
 // register adds collectors owned by other components (p2p counters).

@@ -86,6 +86,11 @@ type Node struct {
 	genHash ledger.Hash
 	genRoot *ledger.Hash
 
+	// verifyBacklog counts the entries received from the network and not
+	// yet handed to the loop. startVerifier sets it before the loop
+	// publishes its first view; read it only after backend.ready.
+	verifyBacklog func() int
+
 	// syncProg is the state sync progress (statesync.go).
 	syncProg syncProgress
 	// apiSrv is the API listener (servers.go); it opens before the
@@ -178,6 +183,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.mets = newMetrics(g, self)
+	n.mets.registerStore(st.TrimStats)
 	return n, nil
 }
 
@@ -609,6 +615,7 @@ func (n *Node) startVerifier(ctx context.Context, wg *sync.WaitGroup) <-chan ver
 	jobs := make(chan job, 4096)
 	futures := make(chan future, 256)
 	out := make(chan verified, 256)
+	n.verifyBacklog = func() int { return len(n.net.Deliveries()) + len(futures) + len(out) }
 	workers := max(1, runtime.NumCPU())
 	for w := 0; w < workers; w++ {
 		wg.Go(func() {

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/ledgerd/ledgerd/checkpoint"
+	"github.com/ledgerd/ledgerd/ledger"
 )
 
 func TestTxTrackerLimitAndWait(t *testing.T) {
@@ -108,5 +111,44 @@ func TestMempoolMaxWait(t *testing.T) {
 	c.Mempool.MaxWaitMs = -2
 	if err := c.Validate(); err == nil {
 		t.Error("max_wait_ms -2 accepted")
+	}
+}
+
+func TestMaxLagConfig(t *testing.T) {
+	for _, tt := range []struct {
+		ms   int
+		want time.Duration
+	}{{0, 300 * time.Millisecond}, {-1, 0}, {750, 750 * time.Millisecond}} {
+		if got := (MempoolConfig{MaxLagMs: tt.ms}).MaxLag(); got != tt.want {
+			t.Errorf("MaxLagMs %d: %s, want %s", tt.ms, got, tt.want)
+		}
+	}
+	c := DefaultConfig(t.TempDir())
+	c.Mempool.MaxLagMs = -2
+	if err := c.Validate(); err == nil {
+		t.Error("max_lag_ms -2 accepted")
+	}
+}
+
+// TestExecutionLag: the lag counts from the scheduled start of the
+// snapshot after the executed head, and is 0 before it.
+func TestExecutionLag(t *testing.T) {
+	g := &ledger.Genesis{GenesisTimeMs: 1_000_000, EpochLengthMs: 1000}
+	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+	genesisHead := checkpoint.Header{Epoch: 0, TimeMs: g.GenesisTimeMs}
+	for _, tt := range []struct {
+		name string
+		head checkpoint.Header
+		now  int64
+		want time.Duration
+	}{
+		{"before the first boundary", genesisHead, 1_000_500, 0},
+		{"first snapshot under way", genesisHead, 1_001_120, 120 * time.Millisecond},
+		{"epoch 5 executed, next boundary ahead", checkpoint.Header{Epoch: 5, TimeMs: 1_005_010}, 1_005_400, 0},
+		{"epoch 5 executed, snapshot 6 late", checkpoint.Header{Epoch: 5, TimeMs: 1_005_010}, 1_006_450, 450 * time.Millisecond},
+	} {
+		if got := executionLag(g, tt.head, at(tt.now)); got != tt.want {
+			t.Errorf("%s: lag %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

@@ -62,6 +62,7 @@ func envVars(c *node.Config) []envVar {
 		{"LEDGERD_MEMORY_LIMIT_MIB", "memory_limit_mib", setInt(&c.MemoryLimitMiB)},
 		{"LEDGERD_MEMPOOL_MAX_TXS", "mempool.max_txs", setInt(&c.Mempool.MaxTxs)},
 		{"LEDGERD_MEMPOOL_MAX_WAIT_MS", "mempool.max_wait_ms", setInt(&c.Mempool.MaxWaitMs)},
+		{"LEDGERD_MEMPOOL_MAX_LAG_MS", "mempool.max_lag_ms", setInt(&c.Mempool.MaxLagMs)},
 		{"LEDGERD_LOG_LEVEL", "log.level", func(c *node.Config, v string) error { c.Log.Level = v; return nil }},
 		{"LEDGERD_LOG_FORMAT", "log.format", func(c *node.Config, v string) error { c.Log.Format = v; return nil }},
 	}
