@@ -83,6 +83,15 @@ var workloads = []keyGen{
 	{"varlen", func(rng *rand.Rand) []byte {
 		return smallAlphabetKey([]byte{0x00, 0x01, 0x11, 0x12}, 1+rng.IntN(3))(rng)
 	}, randomValue(34), 40, 6},
+	// 32-byte keys (geth's hashed keys): leaves below the root have
+	// 32-byte compact keys, whose RLP starts like a hash reference.
+	{"key32", func(rng *rand.Rand) []byte {
+		k := make([]byte, 32)
+		for i := range k {
+			k[i] = byte(rng.Uint32())
+		}
+		return k
+	}, randomValue(40), 10, 6},
 	// The ledger's shape: 20-byte random keys, 16-byte values.
 	{"accounts", func(rng *rand.Rand) []byte { return smallAlphabetKey(nil, 0)(rng) }, randomValue(16), 12, 400},
 }
@@ -90,7 +99,7 @@ var workloads = []keyGen{
 func init() {
 	// accounts keys: 20 random bytes, with a shared 2-byte prefix for a
 	// quarter of them (deep extension nodes).
-	workloads[3].keys = func(rng *rand.Rand) []byte {
+	workloads[4].keys = func(rng *rand.Rand) []byte {
 		k := make([]byte, 20)
 		for i := range k {
 			k[i] = byte(rng.Uint32())
@@ -100,7 +109,7 @@ func init() {
 		}
 		return k
 	}
-	workloads[3].values = func(rng *rand.Rand) []byte {
+	workloads[4].values = func(rng *rand.Rand) []byte {
 		v := make([]byte, 16)
 		for i := range v {
 			v[i] = byte(rng.Uint32())
@@ -452,7 +461,7 @@ func TestStackTrieBuild(t *testing.T) {
 			if rng.IntN(8) == 0 {
 				k[0], k[1], k[2] = 1, 2, 3
 			}
-			keys[string(k)] = workloads[3].values(rng)
+			keys[string(k)] = workloads[4].values(rng)
 		}
 		stdb := memDB{}
 		st := trie.NewStackTrie(func(_ []byte, h common.Hash, blob []byte) { stdb[h] = bytes.Clone(blob) })
@@ -493,7 +502,7 @@ func TestStackTrieBuild(t *testing.T) {
 			d.used = append(d.used, []byte(k))
 		}
 		for range 3 {
-			d.randomOps(workloads[3])
+			d.randomOps(workloads[4])
 			d.checkHash()
 			d.commitBoth()
 			d.checkProofs(d.mine.Hash(), 5)
@@ -510,7 +519,7 @@ func TestKeepDepth(t *testing.T) {
 	tr, _ := New(EmptyRoot, db.read)
 	var keys [][]byte
 	for range 5000 {
-		k := workloads[3].keys(rng)
+		k := workloads[4].keys(rng)
 		keys = append(keys, k)
 		if err := tr.Update(k, []byte("value-of-sixteen")); err != nil {
 			t.Fatal(err)
@@ -580,7 +589,7 @@ func TestErrors(t *testing.T) {
 	tr, _ := New(EmptyRoot, db.read)
 	var keys [][]byte
 	for range 500 {
-		k := workloads[3].keys(rng)
+		k := workloads[4].keys(rng)
 		keys = append(keys, k)
 		_ = tr.Update(k, []byte("0123456789abcdef"))
 	}

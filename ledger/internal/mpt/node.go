@@ -322,17 +322,19 @@ func decodeNode(buf []byte) (node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadNode, err)
 	}
-	c, err := rlp.CountValues(elems)
+	// Two elements make a short node, more a branch (decodeFull checks
+	// there are 17).
+	_, _, rest, err := rlp.Split(elems)
+	if err == nil {
+		_, _, rest, err = rlp.Split(rest)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadNode, err)
 	}
-	switch c {
-	case 2:
+	if len(rest) == 0 {
 		return decodeShort(elems)
-	case 17:
-		return decodeFull(elems)
 	}
-	return nil, fmt.Errorf("%w: list of %d elements", ErrBadNode, c)
+	return decodeFull(elems)
 }
 
 func decodeShort(elems []byte) (node, error) {
@@ -398,9 +400,12 @@ func decodeFull(elems []byte) (node, error) {
 			}
 		}
 	}
-	val, _, err := rlp.SplitString(elems)
+	val, rest, err := rlp.SplitString(elems)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadNode, err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: branch of more than 17 elements", ErrBadNode)
 	}
 	if len(val) > 0 {
 		n.children[16] = valueNode(clone(val))
