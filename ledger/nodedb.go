@@ -10,9 +10,10 @@ import (
 // NodeDB reads state trie nodes by their Keccak-256 hash. node/store
 // implements it over Badger; MemNodeDB is an in-memory one. Node must return
 // an error (any error; ErrNodeNotFound is a good choice) when the node is
-// absent, and must not modify the returned slice later. The State may call
-// Node from the goroutine that uses the State only, but copies of a State
-// (State.Copy) used on other goroutines call it concurrently.
+// absent, and must not modify the returned slice later. Node must be safe
+// for concurrent calls: a large State.Apply reads the trie paths it needs
+// from several goroutines, and copies of a State (State.Copy) used on other
+// goroutines call it concurrently.
 type NodeDB interface {
 	Node(hash Hash) ([]byte, error)
 }
