@@ -98,8 +98,7 @@ var (
 func benchApplyCommit(b *testing.B, s *State, db *MemNodeDB, accounts uint64, nonces map[Address]uint64) {
 	const epochTxs = 10_000
 	if *benchKeepDepth >= 0 {
-		s.keepDepth = *benchKeepDepth
-		s.trie.SetKeepDepth(s.keepDepth)
+		s.trie.SetKeepDepth(*benchKeepDepth)
 	}
 	if *benchCacheBytes >= 0 {
 		s.SetNodeCacheBytes(*benchCacheBytes)

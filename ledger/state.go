@@ -77,7 +77,6 @@ type State struct {
 	unflushed    []Address           // changed since the last flush into trie (may repeat)
 	feeCollector Address
 	cacheBytes   int
-	keepDepth    int  // trie keep depth (nibbles), see trieKeepDepth
 	iterating    bool // inside ForEachAccount: the trie must not change
 	// err is sticky: once a storage failure leaves the trie behind the
 	// changes, every later call returns it.
@@ -96,8 +95,7 @@ func newState(db NodeDB, root Hash, pinned map[Hash][]byte, cacheBytes int) (*St
 	if err != nil {
 		return nil, fmt.Errorf("open state root %s: %w", root, err)
 	}
-	return &State{reader: r, trie: t, committed: root, changes: make(map[Address]Account),
-		cacheBytes: cacheBytes, keepDepth: trieKeepDepth}, nil
+	return &State{reader: r, trie: t, committed: root, changes: make(map[Address]Account), cacheBytes: cacheBytes}, nil
 }
 
 // openTrie opens the trie at root through r.
@@ -445,11 +443,11 @@ func (s *State) Commit() (Hash, map[Hash][]byte, error) {
 func (s *State) Copy() *State {
 	r := &nodeReader{db: s.reader.db, pinned: s.reader.pinned, cache: newNodeCache(s.cacheBytes), verify: s.reader.verify}
 	c := &State{reader: r, committed: s.committed, changes: make(map[Address]Account, len(s.changes)),
-		feeCollector: s.feeCollector, cacheBytes: s.cacheBytes, keepDepth: s.keepDepth, err: s.err}
-	t, err := openTrie(s.committed, r, s.keepDepth)
+		feeCollector: s.feeCollector, cacheBytes: s.cacheBytes, err: s.err}
+	t, err := openTrie(s.committed, r, s.trie.KeepDepth())
 	if err != nil {
 		c.err = fmt.Errorf("copy state root %s: %w", s.committed, err)
-		t, _ = openTrie(EmptyRoot, r, s.keepDepth)
+		t, _ = openTrie(EmptyRoot, r, s.trie.KeepDepth())
 	}
 	c.trie = t
 	for a, acct := range s.changes {

@@ -56,8 +56,7 @@ func TestStateMatchesGethTrie(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.keepDepth = rng.IntN(6)
-		s.trie.SetKeepDepth(s.keepDepth)
+		s.trie.SetKeepDepth(rng.IntN(6))
 		gdb := NewMemNodeDB()
 		g, _ := trie.New(trie.TrieID(EmptyRoot), gethDB{gdb})
 		var used []Address
@@ -241,7 +240,6 @@ func TestApplyPrefetch(t *testing.T) {
 		}
 		s2.SetFeeCollector(benchCollector)
 		for _, s := range []*State{s1, s2} {
-			s.keepDepth = keep
 			s.trie.SetKeepDepth(keep)
 		}
 		rng := rand.New(rand.NewPCG(uint64(keep), 1))

@@ -276,19 +276,8 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, err)
 	}
 	// Refuse before the signature recovery when the node cannot take more.
-	now := n.now()
-	if r, wait := n.txs.room(now); r != admitOK {
-		return common.Hash{}, n.refuse(r, wait)
-	}
-	if maxLag := n.cfg.Mempool.MaxLag(); maxLag > 0 && n.verifyBacklog != nil && n.verifyBacklog() > 0 {
-		// Behind and busy: entries wait for verification while an epoch
-		// waits for execution. (Behind but idle is a stalled network,
-		// waiting for a validator's marker: MaxWaitMs governs that.)
-		if lag := executionLag(n.g, v.head, now); lag > maxLag {
-			n.mets.txsSubmitted.WithLabelValues("lagging").Inc()
-			return common.Hash{}, fmt.Errorf("the network is behind: the snapshot after epoch %d began %s ago and is not executed yet (mempool.max_lag_ms %d): %w",
-				v.head.Epoch, lag.Round(time.Millisecond), maxLag.Milliseconds(), api.ErrMempoolFull)
-		}
+	if r, d := n.room(v, n.now()); r != admitOK {
+		return common.Hash{}, n.refuse(r, d)
 	}
 	checked := ledger.CheckTx(tx, n.g.ChainID)
 	if checked.Err != nil {
@@ -529,7 +518,26 @@ const (
 	admitDuplicate
 	admitFull
 	admitBehind
+	admitLagging
 )
+
+// room reports whether the node takes a new transaction now: the
+// tracker's limits (admitFull, admitBehind with the oldest wait), then
+// the execution lag (admitLagging with the lag) while the node is busy:
+// entries wait for verification while an epoch waits for execution.
+// Behind but idle is a stalled network waiting for a validator's marker,
+// which MaxWaitMs alone governs.
+func (n *Node) room(v *view, now time.Time) (admitResult, time.Duration) {
+	if r, wait := n.txs.room(now); r != admitOK {
+		return r, wait
+	}
+	if maxLag := n.cfg.Mempool.MaxLag(); maxLag > 0 && n.verifyBacklog != nil && n.verifyBacklog() > 0 {
+		if lag := executionLag(n.g, v.head, now); lag > maxLag {
+			return admitLagging, lag
+		}
+	}
+	return admitOK, 0
+}
 
 // executionLag is how long ago the snapshot that will execute the epoch
 // after head began, or 0 if it has not begun yet. In a network that keeps
@@ -540,8 +548,13 @@ func executionLag(g *ledger.Genesis, head checkpoint.Header, now time.Time) time
 	return max(0, now.Sub(time.UnixMilli(checkpoint.ScheduledBoundary(g, head))))
 }
 
-// refuse counts and explains a submission the tracker has no room for.
+// refuse counts and explains a submission the node has no room for.
 func (n *Node) refuse(r admitResult, wait time.Duration) error {
+	if r == admitLagging {
+		n.mets.txsSubmitted.WithLabelValues("lagging").Inc()
+		return fmt.Errorf("the network is behind: the next epoch's snapshot began %s ago and is not executed yet (mempool.max_lag_ms %d): %w",
+			wait.Round(time.Millisecond), n.cfg.Mempool.MaxLag().Milliseconds(), api.ErrMempoolFull)
+	}
 	if r == admitBehind {
 		n.mets.txsSubmitted.WithLabelValues("behind").Inc()
 		return fmt.Errorf("the network is behind: this node's oldest pending transaction has waited %s (mempool.max_wait_ms %d): %w",

@@ -152,3 +152,36 @@ func TestExecutionLag(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomLagging: a busy node refuses while the next snapshot is more
+// than max_lag_ms late; an idle one (a stalled network) and a node that
+// keeps up do not, and -1 turns the rule off.
+func TestRoomLagging(t *testing.T) {
+	g := &ledger.Genesis{GenesisTimeMs: 1_000_000, EpochLengthMs: 1000}
+	v := &view{head: checkpoint.Header{Epoch: 5, TimeMs: 1_005_010}} // snapshot 6 begins at 1_006_000
+	backlog := 0
+	n := &Node{cfg: DefaultConfig(t.TempDir()), g: g, txs: newTxTracker(100, 0, time.Time{}),
+		verifyBacklog: func() int { return backlog }}
+	for _, tt := range []struct {
+		name    string
+		maxLag  int
+		backlog int
+		now     int64
+		want    admitResult
+	}{
+		{"busy and 450 ms late", 0, 3, 1_006_450, admitLagging},
+		{"busy and 200 ms late", 0, 3, 1_006_200, admitOK},
+		{"idle and 5 s late (stalled network)", 0, 0, 1_011_000, admitOK},
+		{"busy, late, rule off", -1, 3, 1_006_450, admitOK},
+		{"busy, 450 ms late, limit 500 ms", 500, 3, 1_006_450, admitOK},
+	} {
+		n.cfg.Mempool.MaxLagMs, backlog = tt.maxLag, tt.backlog
+		r, lag := n.room(v, time.UnixMilli(tt.now))
+		if r != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, r, tt.want)
+		}
+		if r == admitLagging && lag != 450*time.Millisecond {
+			t.Errorf("%s: lag %s, want 450ms", tt.name, lag)
+		}
+	}
+}

@@ -516,15 +516,7 @@ func TestStackTrieBuild(t *testing.T) {
 func TestKeepDepth(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	db := memDB{}
-	tr, _ := New(EmptyRoot, db.read)
-	var keys [][]byte
-	for range 5000 {
-		k := workloads[4].keys(rng)
-		keys = append(keys, k)
-		if err := tr.Update(k, []byte("value-of-sixteen")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tr, keys := randomTrie(t, rng, db, 5000, "value-of-sixteen")
 	for keep := 0; keep <= 5; keep++ {
 		tr.SetKeepDepth(keep)
 		root, nodes := tr.Commit()
@@ -560,6 +552,24 @@ func TestKeepDepth(t *testing.T) {
 	}
 }
 
+// randomTrie returns an uncommitted trie reading from db with n random
+// ledger-sized keys (workloads[4]) set to value, and the keys.
+func randomTrie(t *testing.T, rng *rand.Rand, db memDB, n int, value string) (*Trie, [][]byte) {
+	t.Helper()
+	tr, err := New(EmptyRoot, db.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = workloads[4].keys(rng)
+		if err := tr.Update(keys[i], []byte(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tr, keys
+}
+
 // maxDecodedDepth returns the greatest depth of a decoded hashed node (a
 // node that could be a hash reference instead), -1 if none.
 func maxDecodedDepth(n node, depth int) int {
@@ -586,13 +596,7 @@ func maxDecodedDepth(n node, depth int) int {
 func TestErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	db := memDB{}
-	tr, _ := New(EmptyRoot, db.read)
-	var keys [][]byte
-	for range 500 {
-		k := workloads[4].keys(rng)
-		keys = append(keys, k)
-		_ = tr.Update(k, []byte("0123456789abcdef"))
-	}
+	tr, keys := randomTrie(t, rng, db, 500, "0123456789abcdef")
 	root, nodes := tr.Commit()
 	maps.Copy(db, nodes)
 

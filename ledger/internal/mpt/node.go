@@ -14,6 +14,7 @@
 package mpt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -71,17 +72,26 @@ type hashNode Hash
 // valueNode is a leaf value.
 type valueNode []byte
 
+// flagOf returns the flag of a full or short node, nil for other nodes.
+func flagOf(n node) *nodeFlag {
+	switch n := n.(type) {
+	case *fullNode:
+		return &n.flag
+	case *shortNode:
+		return &n.flag
+	}
+	return nil
+}
+
 // ref returns the reference of a child node as its parent encodes it: nil
 // for an empty child, 32 bytes for a hash, fewer for an embedded encoding.
 // The child's reference must have been computed.
 func ref(n node) []byte {
-	switch n := n.(type) {
-	case *hashNode:
-		return n[:]
-	case *fullNode:
-		return n.flag.refBytes()
-	case *shortNode:
-		return n.flag.refBytes()
+	if h, ok := n.(*hashNode); ok {
+		return h[:]
+	}
+	if f := flagOf(n); f != nil {
+		return f.refBytes()
 	}
 	return nil
 }
@@ -296,21 +306,9 @@ func decodeStored(hash Hash, blob []byte) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	setHash(n, hash)
-	return n, nil
-}
-
-func setHash(n node, hash Hash) {
-	var f *nodeFlag
-	switch n := n.(type) {
-	case *fullNode:
-		f = &n.flag
-	case *shortNode:
-		f = &n.flag
-	default:
-		return
-	}
+	f := flagOf(n) // decodeNode returns a full or short node
 	f.ref, f.refLen = hash, 32
+	return n, nil
 }
 
 // decodeNode decodes one node; the caller sets its reference.
@@ -354,7 +352,7 @@ func decodeShort(elems []byte) (node, error) {
 		if len(val) == 0 {
 			return nil, fmt.Errorf("%w: empty leaf value", ErrBadNode)
 		}
-		return &shortNode{key: key, val: valueNode(clone(val))}, nil
+		return &shortNode{key: key, val: valueNode(bytes.Clone(val))}, nil
 	}
 	r, _, err := decodeRef(rest)
 	if err != nil {
@@ -408,7 +406,7 @@ func decodeFull(elems []byte) (node, error) {
 		return nil, fmt.Errorf("%w: branch of more than 17 elements", ErrBadNode)
 	}
 	if len(val) > 0 {
-		n.children[16] = valueNode(clone(val))
+		n.children[16] = valueNode(bytes.Clone(val))
 	}
 	return n, nil
 }
@@ -431,13 +429,7 @@ func decodeRef(buf []byte) (node, []byte, error) {
 		if err != nil {
 			return nil, buf, err
 		}
-		var f *nodeFlag
-		switch n := n.(type) {
-		case *fullNode:
-			f = &n.flag
-		case *shortNode:
-			f = &n.flag
-		}
+		f := flagOf(n)
 		f.refLen = uint8(copy(f.ref[:], buf[:size]))
 		return n, rest, nil
 	case kind == rlp.String && len(val) == 0:
@@ -449,5 +441,3 @@ func decodeRef(buf []byte) (node, []byte, error) {
 	}
 	return nil, buf, fmt.Errorf("%w: child reference of %d bytes (want 0 or 32)", ErrBadNode, len(val))
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -325,29 +325,20 @@ func newHasher(keep int) *hasher {
 // hash computes and caches the reference of n and of its decoded
 // descendants whose reference is not known.
 func (h *hasher) hash(n node) {
-	var f *nodeFlag
+	f := flagOf(n)
+	if f == nil || f.refLen != 0 {
+		return
+	}
 	switch n := n.(type) {
 	case *shortNode:
-		if n.flag.refLen != 0 {
-			return
-		}
-		if _, ok := n.val.(valueNode); !ok {
-			h.hash(n.val)
-		}
-		f = &n.flag
+		h.hash(n.val)
 	case *fullNode:
-		if n.flag.refLen != 0 {
-			return
-		}
 		for i := 0; i < 16; i++ {
 			switch c := n.children[i].(type) {
 			case *fullNode, *shortNode:
 				h.hash(c)
 			}
 		}
-		f = &n.flag
-	default:
-		return
 	}
 	h.setRef(f, h.encode(n))
 }
@@ -396,16 +387,8 @@ func (t *Trie) forRootChildren(root *fullNode, want func(*nodeFlag) bool, fn fun
 		hs [16]*hasher
 	)
 	for i := 0; i < 16; i++ {
-		var f *nodeFlag
-		switch c := root.children[i].(type) {
-		case *fullNode:
-			f = &c.flag
-		case *shortNode:
-			f = &c.flag
-		default:
-			continue
-		}
-		if !want(f) {
+		f := flagOf(root.children[i])
+		if f == nil || !want(f) {
 			continue
 		}
 		hs[i] = newHasher(t.h.keep)
@@ -599,7 +582,7 @@ loop:
 		t.h.hash(n)
 		enc := t.h.encode(n)
 		if len(enc) >= 32 || i == 0 {
-			proof = append(proof, clone(enc))
+			proof = append(proof, bytes.Clone(enc))
 		}
 	}
 	return proof, nil
