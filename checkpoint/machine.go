@@ -84,13 +84,15 @@ type Restore struct {
 	Pending []Header
 	// LastFinal is the highest final epoch.
 	LastFinal uint64
-	// Voted maps the pending epochs this node has voted in to the vote it
-	// cast, so it never signs a second hash (and re-sends the first).
+	// Voted maps the epochs this node has voted in to the vote it cast,
+	// so it never signs a second hash: the pending epochs and any epoch
+	// past Head whose vote was stored before its result was committed.
 	Voted map[uint64]Vote
 }
 
-// EpochResult is one executed epoch, to be committed atomically before the
-// vote that follows it is sent.
+// EpochResult is one executed epoch, to be committed atomically. Its vote
+// may leave first (it is persisted and synced on its own), provided a
+// restart restores that vote in Restore.Voted.
 type EpochResult struct {
 	Header   Header
 	Hash     ledger.Hash

@@ -83,13 +83,19 @@ func (n *Node) restore() error {
 		r.Head = h
 	}
 	r.LastFinal = n.findLastFinal(head.Epoch)
-	r.Voted = map[uint64]checkpoint.Vote{}
+	cfg := checkpoint.DefaultConfig(n.g, n.self)
 	for ep := r.LastFinal + 1; ep <= head.Epoch; ep++ {
 		h, err := n.header(ep)
 		if err != nil {
 			return err
 		}
 		r.Pending = append(r.Pending, h)
+	}
+	// This node's votes, also those past the head: a vote leaves before its
+	// epoch's result is committed (handleReady), so the node may have voted
+	// in epochs it must now execute again.
+	r.Voted = map[uint64]checkpoint.Vote{}
+	for ep := r.LastFinal + 1; ep <= head.Epoch+uint64(cfg.MaxEpochsInFlight); ep++ {
 		if votes, err := n.st.Votes(ep); err == nil {
 			if raw, ok := votes[n.self]; ok {
 				if v, err := checkpoint.DecodeVote(raw); err == nil {
@@ -98,7 +104,6 @@ func (n *Node) restore() error {
 			}
 		}
 	}
-	cfg := checkpoint.DefaultConfig(n.g, n.self)
 	cfg.ClockSkewMs = int64(n.cfg.Protocol.ClockSkewMs)
 	m, err := checkpoint.NewMachine(cfg, r, checkpoint.KeySigner{Key: n.key})
 	if err != nil {

@@ -199,7 +199,10 @@ func (c *simChecker) conservation(n *simValidator) error {
 // ownVote checks a vote before it is written: an honest validator signs at
 // most one hash per epoch, for the header it executed, and its recorded
 // positions lie below the cut.
-func (c *simChecker) ownVote(n *simValidator, v checkpoint.Vote) error {
+// ownVote checks a vote n is about to persist and send. Its epoch is
+// committed already or among the results of the same Ready (committed
+// right after the vote leaves).
+func (c *simChecker) ownVote(n *simValidator, v checkpoint.Vote, executing []checkpoint.EpochResult) error {
 	key := simVoteKey{v.Validator, v.Epoch}
 	if prev, ok := c.signed[key]; ok && prev != v.Hash {
 		return c.fail("double-sign", "validator %d signed %s and %s for epoch %d", v.Validator, prev, v.Hash, v.Epoch)
@@ -208,10 +211,17 @@ func (c *simChecker) ownVote(n *simValidator, v checkpoint.Vote) error {
 	if err := v.Verify(c.s.g); err != nil {
 		return c.fail("machine", "validator %d signed a vote that does not verify: %v", n.index, err)
 	}
-	if v.Epoch == 0 || v.Epoch > n.store.headEpoch() {
-		return c.fail("machine", "validator %d voted for epoch %d before committing it (head %d)", n.index, v.Epoch, n.store.headEpoch())
+	var rec simEpochRecord
+	switch {
+	case v.Epoch > 0 && v.Epoch <= n.store.headEpoch():
+		rec = n.store.epochs[v.Epoch-1]
+	default:
+		i := slices.IndexFunc(executing, func(r checkpoint.EpochResult) bool { return r.Header.Epoch == v.Epoch })
+		if i < 0 {
+			return c.fail("machine", "validator %d voted for epoch %d before executing it (head %d)", n.index, v.Epoch, n.store.headEpoch())
+		}
+		rec = simEpochRecord{header: executing[i].Header, hash: executing[i].Hash}
 	}
-	rec := n.store.epochs[v.Epoch-1]
 	if rec.hash != v.Hash {
 		return c.fail("double-sign", "validator %d voted %s for epoch %d, executed %s", n.index, v.Hash, v.Epoch, rec.hash)
 	}

@@ -458,11 +458,12 @@ func (n *simValidator) propose(txs []ledger.CheckedTx) error {
 	return n.processReady()
 }
 
-// processReady carries out the Machine's effects as the shell does: write
-// entries, epochs, votes and final checkpoints to the store in that order,
-// sync, then publish entries and votes, then Advance. With
+// processReady carries out the Machine's effects as the shell does (node's
+// handleReady): write entries and votes, sync, publish them, then commit
+// the epochs and store the final checkpoints, then Advance. With
 // CrashInReadyProbability the validator dies after a random prefix of the
-// writes, before sending anything.
+// writes: before it sent anything, or after its votes left but before its
+// epochs were committed.
 func (n *simValidator) processReady() error {
 	s := n.sim
 	for n.up && n.m.HasReady() {
@@ -489,9 +490,28 @@ func (n *simValidator) processReady() error {
 				return err
 			}
 		}
+		for _, v := range rd.Votes {
+			if !write() {
+				n.crash("while writing votes")
+				return nil
+			}
+			if err := n.persistVote(v, rd.Epochs); err != nil {
+				return err
+			}
+		}
+		for _, e := range rd.Entries {
+			if err := s.broadcast(n.index, simNetMessage{kind: simEntry, entry: e}); err != nil {
+				return err
+			}
+		}
+		if len(rd.Votes) > 0 {
+			if err := s.broadcast(n.index, simNetMessage{kind: simVote, votes: rd.Votes}); err != nil {
+				return err
+			}
+		}
 		for _, r := range rd.Epochs {
 			if !write() {
-				n.crash("while committing epochs")
+				n.crash("after sending votes, while committing epochs")
 				return nil
 			}
 			if err := n.persistEpoch(r); err != nil {
@@ -500,15 +520,6 @@ func (n *simValidator) processReady() error {
 		}
 		if len(rd.Epochs) > 0 {
 			if err := s.checker.conservation(n); err != nil {
-				return err
-			}
-		}
-		for _, v := range rd.Votes {
-			if !write() {
-				n.crash("while writing votes")
-				return nil
-			}
-			if err := n.persistVote(v); err != nil {
 				return err
 			}
 		}
@@ -522,22 +533,12 @@ func (n *simValidator) processReady() error {
 			}
 		}
 		if done == crashAfter {
-			n.crash("after sync, before send")
+			n.crash("after every write")
 			return nil
 		}
 		if len(rd.Divergences) > 0 {
 			d := rd.Divergences[0]
 			return n.fail("divergence", "epoch %d: ours %s, certified %s", d.Epoch, d.Ours, d.Certified)
-		}
-		for _, e := range rd.Entries {
-			if err := s.broadcast(n.index, simNetMessage{kind: simEntry, entry: e}); err != nil {
-				return err
-			}
-		}
-		if len(rd.Votes) > 0 {
-			if err := s.broadcast(n.index, simNetMessage{kind: simVote, votes: rd.Votes}); err != nil {
-				return err
-			}
 		}
 		n.m.Advance(rd)
 	}
@@ -571,8 +572,8 @@ func (n *simValidator) persistEpoch(r checkpoint.EpochResult) error {
 	return nil
 }
 
-func (n *simValidator) persistVote(v checkpoint.Vote) error {
-	if err := n.sim.checker.ownVote(n, v); err != nil {
+func (n *simValidator) persistVote(v checkpoint.Vote, executing []checkpoint.EpochResult) error {
+	if err := n.sim.checker.ownVote(n, v, executing); err != nil {
 		return err
 	}
 	n.store.ownVotes[v.Epoch] = v
