@@ -46,6 +46,9 @@ type Network interface {
 type verified struct {
 	e   stream.Entry
 	txs []ledger.CheckedTx
+	// stored is the result of persisting e (store.ErrExists: another
+	// entry with e's origin and seq is stored: equivocation).
+	stored error
 }
 
 // admitted is a transaction accepted by the API, checked, waiting for a batch.
@@ -361,7 +364,7 @@ func (n *Node) propose() error {
 }
 
 func (n *Node) deliver(v verified) error {
-	if err := n.st.PutEntry(v.e.Origin, v.e.Seq, v.e.Encode()); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := v.stored; err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("store entry %d/%d: %w", v.e.Origin, v.e.Seq, err)
 	} else if errors.Is(err, store.ErrExists) {
 		n.log.Warn("equivocation: a second entry for one (origin, seq)", "origin", v.e.Origin, "seq", v.e.Seq)
@@ -615,8 +618,10 @@ func (n *Node) publishView() {
 
 // startVerifier checks the transactions of delivered batches on all cores
 // while keeping delivery order: a feeder hands each entry's transactions to
-// a worker pool and queues a future; an orderer waits for the futures in
-// order. Both queues are bounded.
+// a worker pool and queues a future; an orderer persists each entry while
+// its transactions are checked, then waits for the futures in order. Both
+// queues are bounded. Persisting here keeps a store write per entry off the
+// event loop.
 func (n *Node) startVerifier(ctx context.Context, wg *sync.WaitGroup) <-chan verified {
 	type job struct {
 		raw []byte
@@ -686,6 +691,7 @@ func (n *Node) startVerifier(ctx context.Context, wg *sync.WaitGroup) <-chan ver
 	})
 	wg.Go(func() {
 		for f := range futures {
+			stored := n.st.PutEntry(f.e.Origin, f.e.Seq, f.e.Encode())
 			f.done.Wait()
 			txs := f.txs[:0]
 			for i := range f.oks {
@@ -694,7 +700,7 @@ func (n *Node) startVerifier(ctx context.Context, wg *sync.WaitGroup) <-chan ver
 				}
 			}
 			select {
-			case out <- verified{e: f.e, txs: txs}:
+			case out <- verified{e: f.e, txs: txs, stored: stored}:
 			case <-ctx.Done():
 				return
 			}
