@@ -295,6 +295,38 @@ func TestDevnetEndToEnd(t *testing.T) {
 	t.Logf("%d epochs byte-identical on 4 nodes, %d transactions final, chain verifies against every node, supply %d unchanged",
 		latest, txs, supply)
 	checkBench(t, d)
+	checkMemoryLimit(t, d)
+}
+
+// checkMemoryLimit: every validator process runs under the soft memory
+// limit of its config (memory_limit_mib, default 128 MiB), read back from
+// the Go runtime's own metric.
+func checkMemoryLimit(t *testing.T, d *devnet) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		t.Logf("GOMEMLIMIT=%s in the environment overrides memory_limit_mib: check skipped", v)
+		return
+	}
+	want := float64(node.DefaultConfig("").MemoryLimitMiB << 20)
+	for _, nd := range d.info.Nodes {
+		resp, err := http.Get(nd.Metrics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got float64
+		found := false
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "go_gc_gomemlimit_bytes "); ok {
+				_, err = fmt.Sscan(v, &got)
+				found = err == nil
+			}
+		}
+		resp.Body.Close()
+		if !found || got != want {
+			t.Fatalf("%s: go_gc_gomemlimit_bytes %v (found %v), want %v (memory_limit_mib)", nd.Name, got, found, want)
+		}
+	}
 }
 
 // checkBench runs a short, slow `ledgerd bench --json` against the devnet
