@@ -130,7 +130,13 @@ type Divergence struct {
 // then publish Entries and Votes; then call Advance.
 type Ready struct {
 	// Entries are this node's new outbox entries: persist, then publish.
-	Entries []stream.Entry
+	// The first EarlyEntries of them must be persisted before Epochs are
+	// committed (the epochs' cuts may contain them); the rest only after
+	// (they belong to epochs past the window of the head the store has
+	// until then, and a restart replays own entries from that head: its
+	// engine holds at most MaxEpochsInFlight+1 snapshots).
+	Entries      []stream.Entry
+	EarlyEntries int
 	// Epochs are newly executed epochs: commit each atomically.
 	Epochs []EpochResult
 	// Votes are this node's new votes: persist, sync, then publish.
@@ -857,13 +863,25 @@ func (m *Machine) HasReady() bool {
 // documented order and then calls Advance.
 func (m *Machine) Ready() Ready {
 	p := &m.pending
+	base := m.head.Epoch // the head the store has before this Ready
+	if len(p.Epochs) > 0 {
+		base = p.Epochs[0].Header.Epoch - 1
+	}
+	early := len(p.Entries)
+	for i, e := range p.Entries {
+		if e.Epoch > base+uint64(m.cfg.MaxEpochsInFlight) {
+			early = i
+			break
+		}
+	}
 	return Ready{
-		Entries:     slices.Clone(p.Entries),
-		Epochs:      slices.Clone(p.Epochs),
-		Votes:       slices.Clone(p.Votes),
-		Finalized:   slices.Clone(p.Finalized),
-		Divergences: slices.Clone(p.Divergences),
-		MustSync:    p.MustSync,
+		Entries:      slices.Clone(p.Entries),
+		EarlyEntries: early,
+		Epochs:       slices.Clone(p.Epochs),
+		Votes:        slices.Clone(p.Votes),
+		Finalized:    slices.Clone(p.Finalized),
+		Divergences:  slices.Clone(p.Divergences),
+		MustSync:     p.MustSync,
 	}
 }
 

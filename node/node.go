@@ -409,13 +409,17 @@ func (n *Node) stepVote(raw []byte) {
 	}
 }
 
-// handleReady carries out the machine's effects in the order Ready requires:
-// persist, sync, then publish. The epochs' results are committed after the
-// votes leave: a vote needs only itself durable (restore reads this node's
-// votes past the store's head, so a restarted node re-executes the epoch to
-// the hash it voted for and never signs another), and the store commit
-// (tens of milliseconds under load) stays off the path to finality.
-// Certificates are stored after the epochs they certify.
+// handleReady carries out the machine's effects in the order Ready requires
+// (docs/protocol.md). Own entries the epochs' cuts may contain and votes are
+// persisted, synced and published first; then the epochs are committed;
+// then the remaining own entries are persisted and published; then
+// certificates are stored. A vote needs only itself durable (restore reads
+// this node's votes past the store's head, so a restarted node re-executes
+// the epoch to the hash it voted for and never signs another), so the store
+// commit (tens of milliseconds under load) stays off the path to finality.
+// Entries past Ready.EarlyEntries wait for the commit: restore replays own
+// entries from the store's head, and a marker beyond head+MaxEpochsInFlight
+// would need more snapshots than the engine holds (simulator, seed 42).
 func (n *Node) handleReady() error {
 	if !n.m.HasReady() {
 		return nil
@@ -424,10 +428,9 @@ func (n *Node) handleReady() error {
 	if len(rd.Epochs) > 0 && !n.stepAt.IsZero() {
 		n.mets.observePhase("execute", n.now().Sub(n.stepAt))
 	}
-	for _, e := range rd.Entries {
-		if err := n.st.PutEntry(e.Origin, e.Seq, e.Encode()); err != nil {
-			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
-		}
+	early, late := rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
+	if err := n.persistOwn(early); err != nil {
+		return err
 	}
 	for _, v := range rd.Votes {
 		if err := n.st.PutVote(v.Epoch, v.Validator, v.Encode()); err != nil {
@@ -439,11 +442,7 @@ func (n *Node) handleReady() error {
 			return err
 		}
 	}
-	for _, e := range rd.Entries {
-		if err := n.net.Publish(e); err != nil {
-			n.log.Warn("publish entry", "seq", e.Seq, "err", err)
-		}
-	}
+	n.publishOwn(early)
 	for _, v := range rd.Votes {
 		if err := n.net.PublishVote(v.Encode()); err != nil {
 			n.log.Warn("publish vote", "epoch", v.Epoch, "err", err)
@@ -459,6 +458,10 @@ func (n *Node) handleReady() error {
 			return err
 		}
 	}
+	if err := n.persistOwn(late); err != nil {
+		return err
+	}
+	n.publishOwn(late)
 	for _, c := range rd.Finalized {
 		if err := n.st.PutCertificate(c.Header.Epoch, c.Certificate.Encode()); err != nil {
 			return fmt.Errorf("persist certificate epoch %d: %w", c.Header.Epoch, err)
@@ -480,6 +483,25 @@ func (n *Node) handleReady() error {
 	n.m.Advance(rd)
 	n.publishView()
 	return nil
+}
+
+// persistOwn stores this node's new outbox entries (before they are
+// published: a restart never reuses a seq with other content).
+func (n *Node) persistOwn(entries []stream.Entry) error {
+	for _, e := range entries {
+		if err := n.st.PutEntry(e.Origin, e.Seq, e.Encode()); err != nil {
+			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) publishOwn(entries []stream.Entry) {
+	for _, e := range entries {
+		if err := n.net.Publish(e); err != nil {
+			n.log.Warn("publish entry", "seq", e.Seq, "err", err)
+		}
+	}
 }
 
 // syncStore makes every write so far durable.

@@ -459,30 +459,32 @@ func (n *simValidator) propose(txs []ledger.CheckedTx) error {
 }
 
 // processReady carries out the Machine's effects as the shell does (node's
-// handleReady): write entries and votes, sync, publish them, then commit
-// the epochs and store the final checkpoints, then Advance. With
-// CrashInReadyProbability the validator dies after a random prefix of the
-// writes: before it sent anything, or after its votes left but before its
-// epochs were committed.
+// handleReady): write the early entries and the votes, sync, send them,
+// commit the epochs, write and send the late entries, store the final
+// checkpoints, then Advance. With CrashInReadyProbability the validator
+// dies at a random step: while writing, after its votes are durable but
+// before they left, after they left but before its epochs were committed,
+// or before its late entries left.
 func (n *simValidator) processReady() error {
 	s := n.sim
 	for n.up && n.m.HasReady() {
 		rd := n.m.Ready()
+		early, late := rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
 		writes := len(rd.Entries) + len(rd.Epochs) + len(rd.Votes) + len(rd.Finalized)
 		crashAfter := -1
 		if !s.healed && writes > 0 && s.chance(s.opts.CrashInReadyProbability) {
-			crashAfter = s.rng.IntN(writes + 1)
+			crashAfter = s.rng.IntN(writes + 3) // each write, the two sends, the end
 		}
 		done := 0
-		write := func() bool {
+		step := func() bool {
 			if done == crashAfter {
 				return false
 			}
 			done++
 			return true
 		}
-		for _, e := range rd.Entries {
-			if !write() {
+		for _, e := range early {
+			if !step() {
 				n.crash("while writing entries")
 				return nil
 			}
@@ -491,7 +493,7 @@ func (n *simValidator) processReady() error {
 			}
 		}
 		for _, v := range rd.Votes {
-			if !write() {
+			if !step() {
 				n.crash("while writing votes")
 				return nil
 			}
@@ -499,18 +501,15 @@ func (n *simValidator) processReady() error {
 				return err
 			}
 		}
-		for _, e := range rd.Entries {
-			if err := s.broadcast(n.index, simNetMessage{kind: simEntry, entry: e}); err != nil {
-				return err
-			}
+		if !step() {
+			n.crash("after sync, before send")
+			return nil
 		}
-		if len(rd.Votes) > 0 {
-			if err := s.broadcast(n.index, simNetMessage{kind: simVote, votes: rd.Votes}); err != nil {
-				return err
-			}
+		if err := n.send(early, rd.Votes); err != nil {
+			return err
 		}
 		for _, r := range rd.Epochs {
-			if !write() {
+			if !step() {
 				n.crash("after sending votes, while committing epochs")
 				return nil
 			}
@@ -523,8 +522,24 @@ func (n *simValidator) processReady() error {
 				return err
 			}
 		}
+		for _, e := range late {
+			if !step() {
+				n.crash("after committing epochs, while writing entries")
+				return nil
+			}
+			if err := n.persistEntry(e); err != nil {
+				return err
+			}
+		}
+		if !step() {
+			n.crash("before sending the late entries")
+			return nil
+		}
+		if err := n.send(late, nil); err != nil {
+			return err
+		}
 		for _, c := range rd.Finalized {
-			if !write() {
+			if !step() {
 				n.crash("while writing final checkpoints")
 				return nil
 			}
@@ -544,6 +559,20 @@ func (n *simValidator) processReady() error {
 	}
 	if n.up && n.m.Halted() {
 		return n.fail("divergence", "machine halted")
+	}
+	return nil
+}
+
+// send broadcasts own entries and votes.
+func (n *simValidator) send(entries []stream.Entry, votes []checkpoint.Vote) error {
+	s := n.sim
+	for _, e := range entries {
+		if err := s.broadcast(n.index, simNetMessage{kind: simEntry, entry: e}); err != nil {
+			return err
+		}
+	}
+	if len(votes) > 0 {
+		return s.broadcast(n.index, simNetMessage{kind: simVote, votes: votes})
 	}
 	return nil
 }
