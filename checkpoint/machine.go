@@ -284,6 +284,12 @@ func (m *Machine) Head() (Header, ledger.Hash) { return m.head, m.headHash }
 // LastFinal is the highest final epoch.
 func (m *Machine) LastFinal() uint64 { return m.lastFinal }
 
+// Voted returns the vote this node cast (or restored) for epoch, if any.
+func (m *Machine) Voted(epoch uint64) (Vote, bool) {
+	v, ok := m.voted[epoch]
+	return v, ok
+}
+
 // State is the ledger state at Head. The caller must not mutate it.
 func (m *Machine) State() *ledger.State { return m.state }
 
