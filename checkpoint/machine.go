@@ -891,6 +891,12 @@ func (m *Machine) Ready() Ready {
 	}
 }
 
+// SplitEntries returns Entries as the part to persist before Epochs are
+// committed and the part to persist after (see EarlyEntries).
+func (rd Ready) SplitEntries() (early, late []stream.Entry) {
+	return rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
+}
+
 // Advance acknowledges that rd, the last value of Ready, was carried out.
 func (m *Machine) Advance(rd Ready) {
 	p := &m.pending

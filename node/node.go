@@ -428,7 +428,7 @@ func (n *Node) handleReady() error {
 	if len(rd.Epochs) > 0 && !n.stepAt.IsZero() {
 		n.mets.observePhase("execute", n.now().Sub(n.stepAt))
 	}
-	early, late := rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
+	early, late := rd.SplitEntries()
 	if err := n.persistOwn(early); err != nil {
 		return err
 	}

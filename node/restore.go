@@ -91,16 +91,22 @@ func (n *Node) restore() error {
 		}
 		r.Pending = append(r.Pending, h)
 	}
-	// This node's votes, also those past the head: a vote leaves before its
-	// epoch's result is committed (handleReady), so the node may have voted
-	// in epochs it must now execute again.
+	// The stored votes of the epochs in flight, read once: this node's own
+	// go to Restore.Voted, also those past the head (a vote leaves before
+	// its epoch's result is committed, handleReady, so the node may have
+	// voted in epochs it must now execute again); all are stepped into the
+	// machine after the replay.
+	var stored []map[uint32][]byte // by epoch from r.LastFinal+1, ascending
 	r.Voted = map[uint64]checkpoint.Vote{}
 	for ep := r.LastFinal + 1; ep <= head.Epoch+uint64(cfg.MaxEpochsInFlight); ep++ {
-		if votes, err := n.st.Votes(ep); err == nil {
-			if raw, ok := votes[n.self]; ok {
-				if v, err := checkpoint.DecodeVote(raw); err == nil {
-					r.Voted[ep] = v
-				}
+		votes, err := n.st.Votes(ep)
+		if err != nil {
+			votes = nil
+		}
+		stored = append(stored, votes)
+		if raw, ok := votes[n.self]; ok {
+			if v, err := checkpoint.DecodeVote(raw); err == nil {
+				r.Voted[ep] = v
 			}
 		}
 	}
@@ -133,11 +139,7 @@ func (n *Node) restore() error {
 			n.log.Warn("replay delivered entries stopped", "origin", k, "err", err)
 		}
 	}
-	for ep := r.LastFinal + 1; ep <= head.Epoch+uint64(cfg.MaxEpochsInFlight); ep++ {
-		votes, err := n.st.Votes(ep)
-		if err != nil {
-			continue
-		}
+	for _, votes := range stored {
 		for _, raw := range votes {
 			if v, err := checkpoint.DecodeVote(raw); err == nil {
 				_ = m.StepVote(v)

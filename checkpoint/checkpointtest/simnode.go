@@ -469,7 +469,7 @@ func (n *simValidator) processReady() error {
 	s := n.sim
 	for n.up && n.m.HasReady() {
 		rd := n.m.Ready()
-		early, late := rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
+		early, late := rd.SplitEntries()
 		writes := len(rd.Entries) + len(rd.Epochs) + len(rd.Votes) + len(rd.Finalized)
 		crashAfter := -1
 		if !s.healed && writes > 0 && s.chance(s.opts.CrashInReadyProbability) {
