@@ -3,6 +3,8 @@
 package ui
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -10,24 +12,143 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledgerd/ledgerd/node/api"
 )
 
-// chromiumBinary finds a Chromium to drive: $LEDGERD_CHROMIUM, else the
-// usual names on PATH.
-func chromiumBinary() (string, bool) {
-	if p := os.Getenv("LEDGERD_CHROMIUM"); p != "" {
+// browser is a headless browser with one page, driven by the page checks:
+// Chromium over the Chrome DevTools Protocol (cdpBrowser, cdp_test.go) or
+// Firefox over WebDriver BiDi (bidiBrowser, bidi_test.go).
+type browser interface {
+	// navigate loads url and waits until the JavaScript boolean
+	// expression cond holds.
+	navigate(t *testing.T, url, cond string)
+	// reload reloads the page and waits until cond holds in the new document.
+	reload(t *testing.T, cond string)
+	// waitFor polls cond until it holds (bounded).
+	waitFor(t *testing.T, cond string)
+	// eval evaluates expr (awaiting a promise) and decodes its JSON-able
+	// value into out (if not nil).
+	eval(t *testing.T, expr string, out any)
+	// screenshot saves a PNG of the viewport to path.
+	screenshot(t *testing.T, path string)
+	// consoleProblems returns the console errors and warnings, uncaught
+	// exceptions and failed loads recorded so far (at most
+	// maxConsoleProblems); takeConsoleProblems also forgets them.
+	consoleProblems() []string
+	takeConsoleProblems() []string
+}
+
+// browserKind is one browser the page checks run in.
+type browserKind struct {
+	name  string   // subtest name and screenshot prefix
+	env   string   // the variable naming its binary, which then need not be on PATH
+	bins  []string // names looked up on PATH
+	pkg   string   // Debian package (the install hint; installed with CI=true)
+	start func(t *testing.T, bin string) browser
+}
+
+// browserKinds are the browsers the explorer must work in.
+var browserKinds = []browserKind{
+	{name: "chromium", env: "LEDGERD_CHROMIUM", bins: []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}, pkg: "chromium",
+		start: func(t *testing.T, bin string) browser { return startBrowser(t, bin) }},
+	{name: "firefox", env: "LEDGERD_FIREFOX", bins: []string{"firefox-esr", "firefox"}, pkg: "firefox-esr",
+		start: func(t *testing.T, bin string) browser { return startFirefox(t, bin) }},
+}
+
+// binary finds k's binary: $env, else the usual names on PATH.
+func (k browserKind) binary() (string, bool) {
+	if p := os.Getenv(k.env); p != "" {
 		return p, true
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+	for _, name := range k.bins {
 		if p, err := exec.LookPath(name); err == nil {
 			return p, true
 		}
 	}
 	return "", false
+}
+
+// findBrowser returns k's binary, or "" and why the caller (what: "browser
+// test", …) skips it. With ciInstall and CI=true a missing browser is
+// installed instead, with apt-get (Debian's k.pkg), and failing to install it
+// fails t.
+func findBrowser(t *testing.T, k browserKind, what string, ciInstall bool) (bin, skip string) {
+	t.Helper()
+	if bin, ok := k.binary(); ok {
+		return bin, ""
+	}
+	if !ciInstall || os.Getenv("CI") != "true" {
+		hint := ""
+		if ciInstall {
+			hint = "; with CI=true the test installs it"
+		}
+		return "", fmt.Sprintf("%s skipped: no %s binary on PATH (apt-get install %s, or set %s%s)", what, k.pkg, k.pkg, k.env, hint)
+	}
+	var prefix []string
+	if os.Geteuid() != 0 {
+		prefix = []string{"sudo", "-n"}
+	}
+	for _, args := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", "--no-install-recommends", k.pkg}} {
+		args = append(slices.Clone(prefix), args...)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("CI=true and no %s found; installing it failed: %s: %v\n%s", k.pkg, strings.Join(args, " "), err, tail(string(out)))
+		}
+	}
+	bin, ok := k.binary()
+	if !ok {
+		t.Fatalf("CI=true: apt-get install %s succeeded but no %s binary is on PATH", k.pkg, k.pkg)
+	}
+	t.Logf("installed %s", bin)
+	return bin, ""
+}
+
+// waitForCond polls cond (a JavaScript boolean expression, evaluated with
+// evalErr) until it holds, for at most 15 s. On timeout it fails t with the
+// page text, the console problems and diag() (more of the browser's side).
+func waitForCond(t *testing.T, evalErr func(expr string, out any) error, cond string, consoleProblems func() []string, diag func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	for {
+		var ok bool
+		err := evalErr("Boolean("+cond+")", &ok)
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			var html string
+			_ = evalErr("document.body ? document.body.innerText.slice(0, 3000) : ''", &html)
+			t.Fatalf("waiting for %s: %v (last eval error: %v)\npage text:\n%s\nconsole: %q%s", cond, ctx.Err(), err, html, consoleProblems(), diag())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// saveScreenshot writes the base64 PNG data of a screenshot to path.
+func saveScreenshot(t *testing.T, path, data string) {
+	t.Helper()
+	png, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 10_000 || !strings.HasPrefix(string(png), "\x89PNG") {
+		t.Fatalf("screenshot %s: %d bytes; want a PNG of the page", path, len(png))
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
 }
 
 func tail(s string) string {
@@ -53,36 +174,42 @@ type flight struct {
 	Crosses bool
 }
 
-// TestBrowser loads the explorer in headless Chromium, served together with
-// node/api over the fake backend, and checks what a reader sees: the chain
-// newest first including the checkpoint that arrives on the live stream, a
-// checkpoint's votes, the space-time picture with the fake's in-flight
-// channels, their counts and hashes, search and the predecessor link, the
-// account proof status and a transaction receipt — with no console errors.
-// Screenshots go to $LEDGERD_UI_SCREENSHOTS, else the test's artifact
-// directory (kept by go test -artifacts).
+// TestBrowser loads the explorer in headless Chromium and in headless
+// Firefox (subtests "chromium" and "firefox"; a browser that is not
+// installed is skipped), served together with node/api over the fake
+// backend, and checks what a reader sees: the chain newest first including
+// the checkpoint that arrives on the live stream, a checkpoint's votes, the
+// space-time picture with the fake's in-flight channels, their counts and
+// hashes, search and the predecessor link, the account proof status and a
+// transaction receipt — with no console errors. Screenshots, prefixed with
+// the browser's name, go to $LEDGERD_UI_SCREENSHOTS, else the test's
+// artifact directory (kept by go test -artifacts).
 func TestBrowser(t *testing.T) {
-	bin, ok := chromiumBinary()
-	if !ok {
-		t.Skip("browser test skipped: no chromium binary on PATH (apt-get install chromium, or set LEDGERD_CHROMIUM)")
+	outDir := screenshotDir(t)
+	for _, k := range browserKinds {
+		t.Run(k.name, func(t *testing.T) {
+			bin, skip := findBrowser(t, k, "browser test", false)
+			if bin == "" {
+				t.Skip(skip)
+			}
+			srv := httptest.NewServer(api.NewServer(newFakeBackend(), api.Options{UI: Handler()}))
+			// Cleanups run last-in first-out: the browser (and its open
+			// checkpoint stream) goes first, then the server.
+			t.Cleanup(srv.Close)
+			b := k.start(t, bin)
+			checkFakeExplorer(t, b, srv.URL, func(name string) { b.screenshot(t, filepath.Join(outDir, k.name+"-"+name)) })
+		})
 	}
-	outDir := os.Getenv("LEDGERD_UI_SCREENSHOTS")
-	if outDir == "" {
-		outDir = t.ArtifactDir()
-	} else if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewServer(newFakeBackend(), api.Options{UI: Handler()}))
-	// Cleanups run last-in first-out: the browser (and its open checkpoint
-	// stream) goes first, then the server.
-	t.Cleanup(srv.Close)
-	b := startBrowser(t, bin)
-	shot := func(name string) { b.screenshot(t, filepath.Join(outDir, name)) }
+}
+
+// checkFakeExplorer runs TestBrowser's checks in b, against the explorer
+// served at base over the fake backend; shot saves a screenshot by name.
+func checkFakeExplorer(t *testing.T, b browser, base string, shot func(name string)) {
 	evalJSON := func(expr string, out any) { t.Helper(); b.eval(t, expr, out) }
 
 	// The snapshot of snapEpoch, reached by URL; the live epoch must arrive
 	// over the stream (the first page fetch only has storedEpochs).
-	b.navigate(t, fmt.Sprintf("%s/#/epoch/%d", srv.URL, snapEpoch),
+	b.navigate(t, fmt.Sprintf("%s/#/epoch/%d", base, snapEpoch),
 		fmt.Sprintf(`document.querySelector('#spacetime[data-epoch="%d"]') && document.querySelector('#chain li[data-epoch="%d"]') && document.querySelectorAll('#validators tr').length === %d`,
 			snapEpoch, liveEpoch, fakeValidators))
 
@@ -160,7 +287,7 @@ func TestBrowser(t *testing.T) {
 	shot("snapshot-epoch-5.png")
 
 	// An epoch one validator did not vote for.
-	b.navigate(t, fmt.Sprintf("%s/#/epoch/%d", srv.URL, partialEpoch), fmt.Sprintf(`document.querySelector('#spacetime[data-epoch="%d"]')`, partialEpoch))
+	b.navigate(t, fmt.Sprintf("%s/#/epoch/%d", base, partialEpoch), fmt.Sprintf(`document.querySelector('#spacetime[data-epoch="%d"]')`, partialEpoch))
 	evalJSON(`[...document.querySelectorAll('tr.vote')].map(r => r.dataset.signed)`, &votes)
 	evalJSON(`document.getElementById('vote-count').textContent`, &voteCount)
 	if want := []string{"true", "true", "true", "false"}; !reflect.DeepEqual(votes, want) || voteCount != "3 of 4 validators signed" {
@@ -198,10 +325,10 @@ func TestBrowser(t *testing.T) {
 	b.waitFor(t, `document.querySelector('.problem') && document.querySelector('.problem').textContent.startsWith('No checkpoint or transaction')`)
 	checkConsole(t, b, []string{"/v1/checkpoints/" + nobody})
 	// A malformed epoch is refused before any request.
-	b.navigate(t, srv.URL+"/#/epoch/x1", `document.querySelector('.problem') && document.querySelector('.problem').textContent.includes('not an epoch number')`)
+	b.navigate(t, base+"/#/epoch/x1", `document.querySelector('.problem') && document.querySelector('.problem').textContent.includes('not an epoch number')`)
 
 	// Account with its proof status.
-	b.navigate(t, srv.URL+"/#/account/"+fakeAcct.Hex(), `document.getElementById('proof-links')`)
+	b.navigate(t, base+"/#/account/"+fakeAcct.Hex(), `document.getElementById('proof-links')`)
 	var acct struct {
 		Balance string
 		Checks  []string
@@ -214,7 +341,7 @@ func TestBrowser(t *testing.T) {
 	shot("account.png")
 
 	// Transaction with its receipt.
-	b.navigate(t, srv.URL+"/#/tx/"+finalTx.Hex(), `document.getElementById('receipt')`)
+	b.navigate(t, base+"/#/tx/"+finalTx.Hex(), `document.getElementById('receipt')`)
 	var tx struct{ Status, Receipt string }
 	evalJSON(`({Status: document.getElementById('tx-status').textContent, Receipt: document.getElementById('receipt').textContent})`, &tx)
 	if tx.Status != "final" || !strings.Contains(tx.Receipt, "ok") || !strings.Contains(strings.ToLower(tx.Receipt), strings.ToLower(fakeAddr(7).Hex())) {
@@ -223,7 +350,7 @@ func TestBrowser(t *testing.T) {
 	shot("tx.png")
 
 	// The front page follows the latest checkpoint (the live one).
-	b.navigate(t, srv.URL+"/", fmt.Sprintf(`document.querySelector('section.checkpoint[data-epoch="%d"]') && document.querySelector('#spacetime')`, liveEpoch))
+	b.navigate(t, base+"/", fmt.Sprintf(`document.querySelector('section.checkpoint[data-epoch="%d"]') && document.querySelector('#spacetime')`, liveEpoch))
 	shot("front.png")
 
 	var pageErrors string
@@ -232,11 +359,52 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("page recorded errors: %s", pageErrors)
 	}
 	checkConsole(t, b, nil)
+	checkConsoleRecords(t, b)
+}
+
+// checkConsoleRecords makes the page log a console error, throw an uncaught
+// exception, break its Content-Security-Policy and load a missing file, and
+// checks that b records each of them (a browser that recorded nothing would
+// pass every checkConsole). It forgets them afterwards.
+func checkConsoleRecords(t *testing.T, b browser) {
+	t.Helper()
+	b.eval(t, `console.error('probe: console error');
+		setTimeout(() => { throw new Error('probe: uncaught'); });
+		const img = document.body.appendChild(Object.assign(document.createElement('img'), {src: 'http://192.0.2.1/probe-csp.png'}));
+		setTimeout(() => img.remove(), 100);
+		fetch('/probe-missing.js').catch(() => {});
+		true`, nil)
+	want := map[string]func(string) bool{
+		"console error":   func(p string) bool { return strings.Contains(p, "probe: console error") },
+		"exception":       func(p string) bool { return strings.Contains(p, "probe: uncaught") },
+		"CSP violation":   func(p string) bool { return strings.Contains(p, "192.0.2.1/probe-csp.png") },
+		"404 of the file": func(p string) bool { return strings.Contains(p, "404") && strings.HasSuffix(p, "/probe-missing.js") },
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var missing []string
+		problems := b.consoleProblems()
+		for name, match := range want {
+			if !slices.ContainsFunc(problems, match) {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(missing)
+			t.Errorf("the browser's console problems do not show the page's %s within 10 s; recorded:\n%s", strings.Join(missing, ", "), strings.Join(problems, "\n"))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.takeConsoleProblems()
 }
 
 // checkConsole checks the console problems logged since the last check:
 // exactly one failed load for each URL suffix in expected404, nothing else.
-func checkConsole(t *testing.T, b *cdpBrowser, expected404 []string) {
+func checkConsole(t *testing.T, b browser, expected404 []string) {
 	t.Helper()
 	problems := b.takeConsoleProblems()
 	var unexpected []string

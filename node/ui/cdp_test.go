@@ -4,8 +4,6 @@ package ui
 
 import (
 	"bufio"
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -334,25 +332,20 @@ func (b *cdpBrowser) navigate(t *testing.T, url, cond string) {
 	b.waitFor(t, cond)
 }
 
+// reload reloads the page and waits until cond is true in the new
+// document (Page.reload returns before the old one is gone, so the old one
+// is marked first).
+func (b *cdpBrowser) reload(t *testing.T, cond string) {
+	t.Helper()
+	b.eval(t, `window.ledgerdTestOldDocument = true`, nil)
+	b.call(t, b.session, "Page.reload", nil, nil)
+	b.waitFor(t, `!window.ledgerdTestOldDocument && (`+cond+`)`)
+}
+
 // waitFor polls cond (a JavaScript boolean expression) until it holds.
 func (b *cdpBrowser) waitFor(t *testing.T, cond string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
-	for {
-		var ok bool
-		err := b.evalErr("Boolean("+cond+")", &ok)
-		if err == nil && ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			var html string
-			_ = b.evalErr("document.body ? document.body.innerText.slice(0, 3000) : ''", &html)
-			t.Fatalf("waiting for %s: %v (last eval error: %v)\npage text:\n%s\nconsole: %q", cond, ctx.Err(), err, html, b.consoleProblems())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitForCond(t, b.evalErr, cond, b.consoleProblems, func() string { return "" })
 }
 
 // screenshot saves a PNG of the viewport to path.
@@ -362,15 +355,5 @@ func (b *cdpBrowser) screenshot(t *testing.T, path string) {
 		Data string `json:"data"`
 	}
 	b.call(t, b.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &res)
-	png, err := base64.StdEncoding.DecodeString(res.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(png) < 10_000 || !strings.HasPrefix(string(png), "\x89PNG") {
-		t.Fatalf("screenshot %s: %d bytes; want a PNG of the page", path, len(png))
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
+	saveScreenshot(t, path, res.Data)
 }
