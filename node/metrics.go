@@ -151,6 +151,7 @@ var p2pCounters = []struct {
 	{"p2p_equivocations_total", "Equivocation evidence seen by the sequencer.", func(s p2p.Stats) uint64 { return s.Equivocations }},
 	{"p2p_refused_connections_total", "Connections refused by the allow-list gater.", func(s p2p.Stats) uint64 { return s.Refused }},
 	{"p2p_votes_rejected_total", "Gossiped votes rejected at the boundary.", func(s p2p.Stats) uint64 { return s.VotesRejected }},
+	{"p2p_peers_blacklisted_total", "Times a peer was blacklisted for forwarding invalid gossip.", func(s p2p.Stats) uint64 { return s.Blacklisted }},
 }
 
 func newP2PCollector(stats func() p2p.Stats, labels prometheus.Labels) *p2pCollector {

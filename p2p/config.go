@@ -85,6 +85,12 @@ type Config struct {
 	ReconnectInterval time.Duration
 	// SeenTTL is gossipsub's duplicate cache lifetime (≥ 2 epochs).
 	SeenTTL time.Duration
+	// A peer that forwards more than InvalidLimit invalid gossip messages
+	// within InvalidWindow is blacklisted in gossipsub for BlacklistFor:
+	// its messages are dropped unvalidated (see invalidGuard).
+	InvalidLimit  int
+	InvalidWindow time.Duration
+	BlacklistFor  time.Duration
 
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -114,6 +120,9 @@ func DefaultConfig() Config {
 		MaxServePerPeer:   4,
 		ReconnectInterval: time.Second,
 		SeenTTL:           10 * time.Minute,
+		InvalidLimit:      100,
+		InvalidWindow:     10 * time.Second,
+		BlacklistFor:      time.Minute,
 	}
 }
 
@@ -162,6 +171,8 @@ func (c *Config) Validate() error {
 		return bad("RepairWorkers and MaxServePerPeer must be positive")
 	case c.SeenTTL < time.Second:
 		return bad("SeenTTL %v", c.SeenTTL)
+	case c.InvalidLimit <= 0 || c.InvalidWindow <= 0 || c.BlacklistFor <= 0:
+		return bad("InvalidLimit, InvalidWindow and BlacklistFor must be positive")
 	}
 	if c.Self >= 0 {
 		if got := addressOfKey(c.Key); got != c.Validators[c.Self].Address {

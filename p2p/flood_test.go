@@ -19,9 +19,11 @@ import (
 
 // TestGarbageFlood: validator 3 is Byzantine and floods the entries topic
 // with garbage (random bytes, and well-formed entries with bad signatures
-// or wrong chain). Honest nodes reject it all at the boundary, deliver
-// nothing from it, and the honest stream's delivery time grows by a
-// bounded factor (asserted loosely: the machine is shared).
+// or wrong chain). Honest nodes reject it at the boundary, blacklist the
+// flooder once it crosses the invalid-message limit (then drop its
+// messages unvalidated), deliver nothing from it, and the honest stream's
+// delivery time grows by a bounded factor (asserted loosely: the machine
+// is shared).
 func TestGarbageFlood(t *testing.T) {
 	const n = 4
 	per := 150
@@ -158,17 +160,21 @@ func TestGarbageFlood(t *testing.T) {
 	flooded := bestFlood
 	base = bestBase
 	cancel()
-	var rejected uint64
+	var rejected, dropped uint64
 	for i := range 3 {
 		s := c.nodes[i].net.Stats()
 		rejected += s.Rejected
+		dropped += s.GossipDrops[pubsub.RejectBlacklstedPeer]
+		if s.Blacklisted == 0 {
+			t.Errorf("node %d did not blacklist the flooder (%d rejected)", i, s.Rejected)
+		}
 		if got := c.nodes[i].count(3); got != 0 {
 			t.Fatalf("node %d delivered %d entries from the Byzantine origin", i, got)
 		}
 		c.checkExact(i, boxes[:3])
 	}
 	ratio := float64(flooded) / float64(base)
-	t.Logf("honest round, best of %d flooded and %d clean: %v without flood, %v with %d garbage messages (ratio %.2f); rejected %d", pairs, pairs+1, base, flooded, sent, ratio, rejected)
+	t.Logf("honest round, best of %d flooded and %d clean: %v without flood, %v with %d garbage messages (ratio %.2f); rejected %d, dropped unvalidated from the blacklisted flooder %d", pairs, pairs+1, base, flooded, sent, ratio, rejected, dropped)
 	if rejected == 0 {
 		t.Fatal("no garbage rejected")
 	}

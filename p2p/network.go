@@ -90,6 +90,7 @@ type Network struct {
 	self    peer.ID
 	addrIdx map[common.Address]int
 	tracer  *dropTracer
+	guard   *invalidGuard
 	startAt time.Time
 
 	inbound    chan inboundEntry
@@ -136,6 +137,7 @@ func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 		src:        src,
 		addrIdx:    make(map[common.Address]int, len(cfg.Validators)),
 		tracer:     newDropTracer(),
+		guard:      newInvalidGuard(cfg.InvalidLimit, cfg.InvalidWindow),
 		startAt:    time.Now(),
 		inbound:    make(chan inboundEntry, cfg.InboundQueue),
 		known:      make(chan knownHead, 4*len(cfg.Validators)),
@@ -247,6 +249,10 @@ func (n *Network) startPubsub() error {
 	q := n.cfg.PubsubQueue
 	entriesName, votesName := "/ledgerd/"+n.cfg.ChainID+"/entries/1", "/ledgerd/"+n.cfg.ChainID+"/votes/1"
 	score, thresholds := scoreParams(entriesName, votesName)
+	blacklist, err := pubsub.NewTimeCachedBlacklist(n.cfg.BlacklistFor)
+	if err != nil {
+		return fmt.Errorf("p2p: blacklist: %w", err)
+	}
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { return string(crypto.Keccak256(m.Data)) }),
@@ -260,6 +266,7 @@ func (n *Network) startPubsub() error {
 		pubsub.WithSeenMessagesTTL(n.cfg.SeenTTL),
 		pubsub.WithRawTracer(n.tracer),
 		pubsub.WithPeerScore(score, thresholds),
+		pubsub.WithBlacklist(blacklist),
 	)
 	if err != nil {
 		return fmt.Errorf("p2p: gossipsub: %w", err)
@@ -346,7 +353,7 @@ func (n *Network) validateEntry(_ context.Context, from peer.ID, msg *pubsub.Mes
 	if err != nil {
 		n.stats.rejected.Add(1)
 		n.log.Debug("reject entry", "from", from, "err", err)
-		return pubsub.ValidationReject
+		return n.reject(from)
 	}
 	msg.ValidatorData = e
 	return pubsub.ValidationAccept
@@ -358,15 +365,27 @@ func (n *Network) validateVote(_ context.Context, from peer.ID, msg *pubsub.Mess
 	}
 	if len(msg.Data) == 0 || len(msg.Data) > n.cfg.MaxVoteBytes {
 		n.stats.votesRejected.Add(1)
-		return pubsub.ValidationReject
+		return n.reject(from)
 	}
 	if n.cfg.VoteValidator != nil {
 		if err := n.cfg.VoteValidator(msg.Data); err != nil {
 			n.stats.votesRejected.Add(1)
-			return pubsub.ValidationReject
+			return n.reject(from)
 		}
 	}
 	return pubsub.ValidationAccept
+}
+
+// reject counts an invalid message from the peer that forwarded it and
+// blacklists that peer once it crosses the guard's limit.
+func (n *Network) reject(from peer.ID) pubsub.ValidationResult {
+	if n.guard.invalid(from, time.Now()) {
+		n.stats.blacklisted.Add(1)
+		n.log.Warn("blacklisting a peer that forwards invalid gossip", "peer", from,
+			"limit", n.cfg.InvalidLimit, "window", n.cfg.InvalidWindow, "for", n.cfg.BlacklistFor)
+		n.ps.BlacklistPeer(from)
+	}
+	return pubsub.ValidationReject
 }
 
 // Publish signs nothing: e must be signed by this node and already

@@ -123,6 +123,9 @@ func TestFaultyGossipExactlyOnceInOrder(t *testing.T) {
 		if f.dropped > 0 && s.Repaired == 0 {
 			t.Errorf("node %d: %d gossip drops but nothing repaired", i, f.dropped)
 		}
+		if s.Rejected != 0 || s.Blacklisted != 0 {
+			t.Errorf("node %d: honest gossip rejected %d times, %d peers blacklisted", i, s.Rejected, s.Blacklisted)
+		}
 	}
 }
 

@@ -14,7 +14,7 @@ type counters struct {
 	published, publishedVotes, delivered, duplicates, held, overflow atomic.Uint64
 	rejected, votesDelivered, votesRejected, equivocations, broken   atomic.Uint64
 	evidenceDropped, repairs, repaired, repairFailures, served       atomic.Uint64
-	refused, gossipReceived                                          atomic.Uint64
+	refused, gossipReceived, blacklisted                             atomic.Uint64
 }
 
 // Stats is a snapshot of the network's counters, for metrics.
@@ -37,6 +37,7 @@ type Stats struct {
 	RepairFailures  uint64
 	Served          uint64 // sync requests answered
 	Refused         uint64 // connections refused by the gater
+	Blacklisted     uint64 // times a peer was blacklisted for invalid gossip
 	// GossipDrops counts pubsub's own drops by reason: "rpc-queue-full",
 	// "subscriber-slow", and pubsub's Reject* reasons.
 	GossipDrops map[string]uint64
@@ -51,7 +52,7 @@ func (n *Network) Stats() Stats {
 		Rejected: c.rejected.Load(), VotesDelivered: c.votesDelivered.Load(), VotesRejected: c.votesRejected.Load(),
 		Equivocations: c.equivocations.Load(), BrokenStreams: c.broken.Load(), EvidenceDropped: c.evidenceDropped.Load(),
 		Repairs: c.repairs.Load(), Repaired: c.repaired.Load(), RepairFailures: c.repairFailures.Load(),
-		Served: c.served.Load(), Refused: c.refused.Load(), GossipDrops: n.tracer.snapshot(),
+		Served: c.served.Load(), Refused: c.refused.Load(), Blacklisted: c.blacklisted.Load(), GossipDrops: n.tracer.snapshot(),
 	}
 }
 
