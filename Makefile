@@ -7,7 +7,7 @@ BIN := bin/ledgerd
 VALIDATORS ?= 4
 DEVNET_DIR ?= .devnet
 # Packages cheap enough for the race detector on a 2-core machine.
-RACE_PKGS := ./ledger/... ./checkpoint/... ./node/...
+RACE_PKGS := ./ledger/... ./checkpoint/... ./p2p/... ./node/...
 TEST_TIMEOUT ?= 30m
 
 .PHONY: all build static run test fmt-check vet unit race clean
