@@ -85,12 +85,9 @@ type bidiBrowser struct {
 	conn    *websocket.Conn
 	context string // the browsing context (tab) the page is loaded in
 
-	writeMu sync.Mutex
-	mu      sync.Mutex
-	nextID  int64
-	pending map[int64]chan bidiMessage
-	console []string // console errors and warnings, exceptions, failed loads
-	done    chan struct{}
+	writeMu            sync.Mutex
+	calls[bidiMessage] // console: errors and warnings, exceptions, failed loads
+	done               chan struct{}
 }
 
 var bidiListening = regexp.MustCompile(`WebDriver BiDi listening on (ws://\S+)`)
@@ -106,7 +103,7 @@ func startFirefox(t *testing.T, bin string) *bidiBrowser {
 		t.Fatal(err)
 	}
 	b := &bidiBrowser{stderr: &lockedWriter{w: &strings.Builder{}}, exited: make(chan struct{}),
-		pending: map[int64]chan bidiMessage{}, done: make(chan struct{})}
+		done: make(chan struct{})}
 	b.cmd = exec.Command(bin, "--headless", "--no-remote", "--remote-debugging-port=0", "--profile", profile, "about:blank")
 	b.cmd.Env = append(os.Environ(), "MOZ_CRASHREPORTER_DISABLE=1", "MOZ_HEADLESS=1")
 	// Its own process group, so that cleanup ends the content processes
@@ -198,12 +195,7 @@ func (b *bidiBrowser) readLoop() {
 	for {
 		_, raw, err := b.conn.ReadMessage()
 		if err != nil {
-			b.mu.Lock()
-			for id, ch := range b.pending {
-				close(ch)
-				delete(b.pending, id)
-			}
-			b.mu.Unlock()
+			b.closeAll()
 			return
 		}
 		var m bidiMessage
@@ -214,21 +206,11 @@ func (b *bidiBrowser) readLoop() {
 			if m.ID == nil {
 				continue
 			}
-			b.mu.Lock()
-			ch := b.pending[*m.ID]
-			delete(b.pending, *m.ID)
-			b.mu.Unlock()
-			if ch != nil {
-				ch <- m
-			}
+			b.answer(*m.ID, m)
 			continue
 		}
 		if p := bidiConsoleProblem(m); p != "" {
-			b.mu.Lock()
-			if len(b.console) < maxConsoleProblems {
-				b.console = append(b.console, p)
-			}
-			b.mu.Unlock()
+			b.problem(p)
 		}
 	}
 }
@@ -299,22 +281,6 @@ func bidiConsoleProblem(m bidiMessage) string {
 	return ""
 }
 
-// consoleProblems returns the problems recorded so far.
-func (b *bidiBrowser) consoleProblems() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
-}
-
-// takeConsoleProblems returns the problems recorded so far and forgets them.
-func (b *bidiBrowser) takeConsoleProblems() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.console
-	b.console = nil
-	return out
-}
-
 // call sends one command and decodes its result into out (if not nil).
 func (b *bidiBrowser) call(t *testing.T, method string, params any, out any) {
 	t.Helper()
@@ -327,12 +293,7 @@ func (b *bidiBrowser) callErr(method string, params any, out any) error {
 	if params == nil {
 		params = map[string]any{}
 	}
-	ch := make(chan bidiMessage, 1)
-	b.mu.Lock()
-	b.nextID++
-	id := b.nextID
-	b.pending[id] = ch
-	b.mu.Unlock()
+	id, ch := b.open()
 	req, err := json.Marshal(map[string]any{"id": id, "method": method, "params": params})
 	if err != nil {
 		return err
@@ -342,9 +303,7 @@ func (b *bidiBrowser) callErr(method string, params any, out any) error {
 	err = b.conn.WriteMessage(websocket.TextMessage, req)
 	b.writeMu.Unlock()
 	if err != nil {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
+		b.forget(id)
 		return fmt.Errorf("bidi %s: write: %w", method, err)
 	}
 	select {
@@ -360,9 +319,7 @@ func (b *bidiBrowser) callErr(method string, params any, out any) error {
 		}
 		return nil
 	case <-time.After(bidiCallTimeout):
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
+		b.forget(id)
 		return fmt.Errorf("bidi %s: no answer in %s", method, bidiCallTimeout)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -429,4 +430,81 @@ func checkConsole(t *testing.T, b browser, expected404 []string) {
 			t.Errorf("no failed load of %s logged; want one (got %q)", u, problems)
 		}
 	}
+}
+
+// calls is the bookkeeping both browser clients share: commands waiting
+// for their answer, and the console problems the browser reported (at
+// most maxConsoleProblems).
+type calls[M any] struct {
+	mu      sync.Mutex
+	nextID  int64
+	pending map[int64]chan M
+	console []string
+}
+
+// open registers a command and returns its id and the channel its answer
+// arrives on (closed if the connection ends first).
+func (c *calls[M]) open() (int64, chan M) {
+	ch := make(chan M, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = make(map[int64]chan M)
+	}
+	c.nextID++
+	c.pending[c.nextID] = ch
+	return c.nextID, ch
+}
+
+// forget drops a command that will not be answered (write failed, timed out).
+func (c *calls[M]) forget(id int64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// answer hands m to command id if it still waits.
+func (c *calls[M]) answer(id int64, m M) {
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+// closeAll closes every waiting command's channel: the connection is gone.
+func (c *calls[M]) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ch := range c.pending {
+		close(ch)
+		delete(c.pending, id)
+	}
+}
+
+// problem records a console problem, dropping it beyond the bound.
+func (c *calls[M]) problem(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.console) < maxConsoleProblems {
+		c.console = append(c.console, p)
+	}
+}
+
+// consoleProblems returns the problems recorded so far.
+func (c *calls[M]) consoleProblems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.console...)
+}
+
+// takeConsoleProblems returns the problems recorded so far and forgets them.
+func (c *calls[M]) takeConsoleProblems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.console
+	c.console = nil
+	return out
 }

@@ -46,12 +46,9 @@ type cdpBrowser struct {
 	session string
 	stderr  *strings.Builder
 
-	writeMu sync.Mutex
-	mu      sync.Mutex
-	nextID  int64
-	pending map[int64]chan cdpMessage
-	console []string // console errors, exceptions and failed loads
-	done    chan struct{}
+	writeMu           sync.Mutex
+	calls[cdpMessage] // console: errors, exceptions and failed loads
+	done              chan struct{}
 }
 
 // startBrowser starts bin headless and attaches to its first page. The
@@ -66,7 +63,7 @@ func startBrowser(t *testing.T, bin string) *cdpBrowser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &cdpBrowser{toB: w3, fromB: r4, stderr: &strings.Builder{}, pending: map[int64]chan cdpMessage{}, done: make(chan struct{})}
+	b := &cdpBrowser{toB: w3, fromB: r4, stderr: &strings.Builder{}, done: make(chan struct{})}
 	b.cmd = exec.Command(bin,
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--disable-extensions",
@@ -153,12 +150,7 @@ func (b *cdpBrowser) readLoop() {
 	for {
 		raw, err := rd.ReadBytes(0)
 		if err != nil {
-			b.mu.Lock()
-			for id, ch := range b.pending {
-				close(ch)
-				delete(b.pending, id)
-			}
-			b.mu.Unlock()
+			b.closeAll()
 			return
 		}
 		var m cdpMessage
@@ -166,21 +158,11 @@ func (b *cdpBrowser) readLoop() {
 			continue
 		}
 		if m.ID != 0 {
-			b.mu.Lock()
-			ch := b.pending[m.ID]
-			delete(b.pending, m.ID)
-			b.mu.Unlock()
-			if ch != nil {
-				ch <- m
-			}
+			b.answer(m.ID, m)
 			continue
 		}
 		if p := consoleProblem(m); p != "" {
-			b.mu.Lock()
-			if len(b.console) < maxConsoleProblems {
-				b.console = append(b.console, p)
-			}
-			b.mu.Unlock()
+			b.problem(p)
 		}
 	}
 }
@@ -221,22 +203,6 @@ func consoleProblem(m cdpMessage) string {
 	return ""
 }
 
-// consoleProblems returns the problems recorded so far.
-func (b *cdpBrowser) consoleProblems() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.console...)
-}
-
-// takeConsoleProblems returns the problems recorded so far and forgets them.
-func (b *cdpBrowser) takeConsoleProblems() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.console
-	b.console = nil
-	return out
-}
-
 // call sends one command and decodes its result into out (if not nil).
 func (b *cdpBrowser) call(t *testing.T, session, method string, params any, out any) {
 	t.Helper()
@@ -253,12 +219,7 @@ func (b *cdpBrowser) callErr(session, method string, params any, out any) error 
 	if err != nil {
 		return err
 	}
-	ch := make(chan cdpMessage, 1)
-	b.mu.Lock()
-	b.nextID++
-	id := b.nextID
-	b.pending[id] = ch
-	b.mu.Unlock()
+	id, ch := b.open()
 	req, err := json.Marshal(cdpMessage{ID: id, Method: method, Params: p, SessionID: session})
 	if err != nil {
 		return err
@@ -282,9 +243,7 @@ func (b *cdpBrowser) callErr(session, method string, params any, out any) error 
 		}
 		return nil
 	case <-time.After(30 * time.Second):
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
+		b.forget(id)
 		return fmt.Errorf("cdp %s: no answer in 30 s", method)
 	}
 }
