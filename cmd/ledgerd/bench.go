@@ -47,6 +47,10 @@ type benchReport struct {
 	Rejected        map[string]uint64  `json:"rejected"`
 	Epochs          uint64             `json:"epochs"`
 	Validators      []validatorMeasure `json:"validators"`
+	// ClientCPUS is the CPU time this bench process used while the load
+	// ran (its transfers were signed before): on a shared machine it is
+	// taken from the validators.
+	ClientCPUS float64 `json:"client_cpu_s"`
 }
 
 type percentiles struct {
@@ -463,6 +467,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 	}()
 
 	// Submit: one goroutine per node, round-robin over that node's accounts.
+	clientCPU0, _, _ := procStat(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(duration)
 	var sent atomic.Uint64
@@ -568,6 +573,7 @@ loop:
 	tick.Stop()
 	submitEnd := time.Now()
 	windowEnd.Store(submitEnd.UnixNano())
+	clientCPU1, _, _ := procStat(os.Getpid())
 	// Drain: wait for the outstanding submissions to become final.
 	drainEnd := time.Now().Add(drain)
 	for time.Now().Before(drainEnd) {
@@ -591,7 +597,7 @@ loop:
 	rep := &benchReport{Nodes: len(clients), Accounts: nAccounts, DurationS: elapsed, TargetRate: rate,
 		Submitted: sent.Load(), Final: final.Load(), FinalInWindow: finalInWindow.Load(), FinalTxPerS: float64(finalInWindow.Load()) / elapsed,
 		SubmitToFinalMs: percentilesOf(latency), BoundaryToFinal: percentilesOf(boundary),
-		Rejected: rejected, Epochs: epochs.Load()}
+		Rejected: rejected, Epochs: epochs.Load(), ClientCPUS: clientCPU1 - clientCPU0}
 	for i, pid := range t.pids {
 		vm := validatorMeasure{Name: t.names[i], PID: pid}
 		if pid > 0 {
@@ -620,4 +626,5 @@ func printBench(w io.Writer, r *benchReport) {
 	for _, v := range r.Validators {
 		fmt.Fprintf(w, "  %-6s cpu %.1f s  peak RSS %.0f MiB\n", v.Name, v.CPUSeconds, v.PeakRSSMiB)
 	}
+	fmt.Fprintf(w, "  client cpu %.1f s while the load ran\n", r.ClientCPUS)
 }

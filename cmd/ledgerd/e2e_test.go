@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -343,8 +344,8 @@ func checkBench(t *testing.T, d *devnet) {
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("bench --json: %v\n%s", err, out)
 	}
-	t.Logf("bench: %d submitted, %d final, %.0f tx/s, submit→final %+v ms, boundary→final %+v ms, rejected %v",
-		rep.Submitted, rep.Final, rep.FinalTxPerS, rep.SubmitToFinalMs, rep.BoundaryToFinal, rep.Rejected)
+	t.Logf("bench: %d submitted, %d final, %.0f tx/s, submit→final %+v ms, boundary→final %+v ms, rejected %v, client cpu %.2f s",
+		rep.Submitted, rep.Final, rep.FinalTxPerS, rep.SubmitToFinalMs, rep.BoundaryToFinal, rep.Rejected, rep.ClientCPUS)
 	if rep.Submitted < rate*secs/2 || rep.Final != rep.Submitted || len(rep.Rejected) != 0 {
 		t.Fatalf("bench: %d submitted, %d final, rejected %v: want about %d, all final, none rejected", rep.Submitted, rep.Final,
 			rep.Rejected, rate*secs)
@@ -372,5 +373,9 @@ func checkBench(t *testing.T, d *devnet) {
 		if v.CPUSeconds <= 0 || v.PeakRSSMiB <= 0 {
 			t.Fatalf("bench: validator %+v not measured", v)
 		}
+	}
+	// The client's own CPU while it submitted and followed the chain.
+	if rep.ClientCPUS <= 0 || rep.ClientCPUS > secs*float64(runtime.NumCPU()) {
+		t.Fatalf("bench: client_cpu_s %.2f: want within (0, %d × cores] s", rep.ClientCPUS, secs)
 	}
 }
