@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 		src:        src,
 		addrIdx:    make(map[common.Address]int, len(cfg.Validators)),
 		tracer:     newDropTracer(),
-		guard:      newInvalidGuard(cfg.InvalidLimit, cfg.InvalidWindow),
+		guard:      newInvalidGuard(cfg.InvalidLimit, cfg.InvalidWindow, cfg.BlacklistFor),
 		startAt:    time.Now(),
 		inbound:    make(chan inboundEntry, cfg.InboundQueue),
 		known:      make(chan knownHead, 4*len(cfg.Validators)),
@@ -249,10 +249,6 @@ func (n *Network) startPubsub() error {
 	q := n.cfg.PubsubQueue
 	entriesName, votesName := "/ledgerd/"+n.cfg.ChainID+"/entries/1", "/ledgerd/"+n.cfg.ChainID+"/votes/1"
 	score, thresholds := scoreParams(entriesName, votesName)
-	blacklist, err := pubsub.NewTimeCachedBlacklist(n.cfg.BlacklistFor)
-	if err != nil {
-		return fmt.Errorf("p2p: blacklist: %w", err)
-	}
 	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { return string(crypto.Keccak256(m.Data)) }),
@@ -266,7 +262,7 @@ func (n *Network) startPubsub() error {
 		pubsub.WithSeenMessagesTTL(n.cfg.SeenTTL),
 		pubsub.WithRawTracer(n.tracer),
 		pubsub.WithPeerScore(score, thresholds),
-		pubsub.WithBlacklist(blacklist),
+		pubsub.WithBlacklist(n.guard),
 	)
 	if err != nil {
 		return fmt.Errorf("p2p: gossipsub: %w", err)
