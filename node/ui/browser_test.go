@@ -75,20 +75,15 @@ func (k browserKind) binary() (string, bool) {
 }
 
 // findBrowser returns k's binary, or "" and why the caller (what: "browser
-// test", …) skips it. With ciInstall and CI=true a missing browser is
-// installed instead, with apt-get (Debian's k.pkg), and failing to install it
-// fails t.
-func findBrowser(t *testing.T, k browserKind, what string, ciInstall bool) (bin, skip string) {
+// test", …) skips it. With CI=true a missing browser is installed instead,
+// with apt-get (Debian's k.pkg), and failing to install it fails t.
+func findBrowser(t *testing.T, k browserKind, what string) (bin, skip string) {
 	t.Helper()
 	if bin, ok := k.binary(); ok {
 		return bin, ""
 	}
-	if !ciInstall || os.Getenv("CI") != "true" {
-		hint := ""
-		if ciInstall {
-			hint = "; with CI=true the test installs it"
-		}
-		return "", fmt.Sprintf("%s skipped: no %s binary on PATH (apt-get install %s, or set %s%s)", what, k.pkg, k.pkg, k.env, hint)
+	if os.Getenv("CI") != "true" {
+		return "", fmt.Sprintf("%s skipped: no %s binary on PATH (apt-get install %s, or set %s; with CI=true the test installs it)", what, k.pkg, k.pkg, k.env)
 	}
 	var prefix []string
 	if os.Geteuid() != 0 {
@@ -189,7 +184,7 @@ func TestBrowser(t *testing.T) {
 	outDir := screenshotDir(t)
 	for _, k := range browserKinds {
 		t.Run(k.name, func(t *testing.T) {
-			bin, skip := findBrowser(t, k, "browser test", false)
+			bin, skip := findBrowser(t, k, "browser test")
 			if bin == "" {
 				t.Skip(skip)
 			}

@@ -339,7 +339,7 @@ func TestDevnetExplorer(t *testing.T) {
 	bins, skips := make([]string, len(browserKinds)), make([]string, len(browserKinds))
 	missing := 0
 	for i, k := range browserKinds {
-		if bins[i], skips[i] = findBrowser(t, k, "devnet explorer test", true); bins[i] == "" {
+		if bins[i], skips[i] = findBrowser(t, k, "devnet explorer test"); bins[i] == "" {
 			missing++
 		}
 	}
