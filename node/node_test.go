@@ -23,7 +23,6 @@ import (
 // other node, in publish order, through unbounded per-node pumps (the real
 // transport's ordering is p2p's job and tested there).
 type hub struct {
-	mu    sync.Mutex
 	nodes []*hubNet
 }
 
@@ -36,7 +35,6 @@ type hubNet struct {
 	qe      []stream.Entry
 	qv      [][]byte
 	wake    chan struct{}
-	down    bool
 }
 
 func newHub(n int, ctx context.Context) *hub {

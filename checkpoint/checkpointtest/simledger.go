@@ -3,7 +3,6 @@ package checkpointtest
 import (
 	"container/heap"
 	"crypto/ecdsa"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -586,14 +585,4 @@ func (s *LedgerSim) stateNonce(addr ledger.Address) uint64 {
 		return 0
 	}
 	return acct.Nonce
-}
-
-// errIs reports whether err is one of targets.
-func errIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }
