@@ -138,7 +138,23 @@ func helperMem(dir string) {
 			}
 		}
 	}()
+	// LEDGERD_STORE_MEM_EPOCHS_PER_S paces the commits like a validator's
+	// epochs (each is ~5 MiB: 10,000 transfers and 25,000 new trie nodes);
+	// unset, they go as fast as the store takes them.
+	var pace time.Duration
+	if v := os.Getenv("LEDGERD_STORE_MEM_EPOCHS_PER_S"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			helperFail("bad LEDGERD_STORE_MEM_EPOCHS_PER_S %q", v)
+		}
+		pace = time.Duration(float64(time.Second) / r)
+	}
+	next := time.Now()
 	for e := uint64(1); rep.WrittenBytes < total; e++ {
+		if pace > 0 {
+			time.Sleep(time.Until(next))
+			next = next.Add(pace)
+		}
 		c := benchEpoch(e)
 		rep.WrittenBytes += commitBytes(&c)
 		if err := s.CommitEpoch(c); err != nil {

@@ -66,9 +66,11 @@ func commitBytes(c *EpochCommit) int64 {
 // TestMemoryProfile writes data through CommitEpoch with DefaultOptions
 // in a fresh helper process and reports its resident memory. By default it
 // writes 32 MiB (the test must stay short on a shared 2-core machine);
-// LEDGERD_STORE_MEM_MIB=300 gives the figure of docs/bench-store.md, and
+// LEDGERD_STORE_MEM_MIB=300 gives the figure of docs/bench-store.md,
 // LEDGERD_STORE_MEM_GOMEMLIMIT=48MiB repeats it under a Go memory limit
-// (the node's business, shown for reference). It fails if anonymous
+// (the node's business, shown for reference), and
+// LEDGERD_STORE_MEM_EPOCHS_PER_S=1 paces the ~5 MiB epochs like a
+// validator's instead of flooding. It fails if anonymous
 // resident memory (RssAnon: heap, arenas; not the mmapped table files)
 // exceeds memGuardAnon: a regression guard (Badger's defaults reach
 // 0.7 GiB), not the 64 MiB target, which mmapped table pages alone exceed
