@@ -269,11 +269,11 @@ func (s *LedgerSim) Run() (SimResult, error) {
 		target = max(target, n.store.lastFinal())
 	}
 	target += s.opts.LivenessEpochs
-	bound := s.opts.LivenessTicksMax
+	bound, backlog := s.opts.LivenessTicksMax, s.backlog()
 	if bound == 0 {
-		bound = s.opts.DefaultLivenessTicks()
+		bound = s.opts.DefaultLivenessTicks() + s.opts.CatchUpTicks(backlog)
 	}
-	s.tracef("heal: every validator must finalize epoch %d within %d ticks", target, bound)
+	s.tracef("heal: every validator must finalize epoch %d within %d ticks (largest backlog %d entries)", target, bound, backlog)
 	start := s.tick
 	for ; ; s.tick++ {
 		if err := s.step(); err != nil {
@@ -306,6 +306,21 @@ func (s *LedgerSim) Run() (SimResult, error) {
 		s.result.FinalEpochs = min(s.result.FinalEpochs, n.store.lastFinal())
 	}
 	return s.result, nil
+}
+
+// backlog is the most entries one validator lacks of another's stream: a
+// validator that was down for long, or restarted from an old head, must
+// fetch them all by repair before it can execute the epochs after the heal.
+func (s *LedgerSim) backlog() int {
+	most := 0
+	for _, v := range s.nodes {
+		for k, o := range s.nodes {
+			if k != v.index {
+				most = max(most, len(o.store.outbox)-len(v.store.delivered[k]))
+			}
+		}
+	}
+	return most
 }
 
 // heal ends the fault phase: partitions end, crashed validators restart,

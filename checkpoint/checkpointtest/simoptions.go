@@ -113,7 +113,8 @@ type SimOptions struct {
 	// LivenessEpochs is K: after the heal every validator must finalize K
 	// epochs beyond the highest final epoch at the heal.
 	LivenessEpochs uint64
-	// LivenessTicksMax is the bound for that; 0 means DefaultLivenessTicks.
+	// LivenessTicksMax is the bound for that; 0 means DefaultLivenessTicks
+	// plus CatchUpTicks of the largest backlog at the heal.
 	LivenessTicksMax int64
 	// Mutation breaks the system on purpose (tests of the checkers).
 	Mutation Mutation
@@ -144,6 +145,14 @@ func (o SimOptions) DefaultLivenessTicks() int64 {
 	epochTicks := (int64(o.EpochLengthMs) + o.TickMs - 1) / o.TickMs
 	return (int64(o.LivenessEpochs)+int64(o.MaxEpochsInFlight)+3)*epochTicks +
 		10*(o.GapTimeoutTicks+2*o.DelayTicksMax) + 2*o.VoteResendIntervalTicks + 2*o.StatusIntervalTicks
+}
+
+// CatchUpTicks is the time repair needs to fetch backlog entries of one
+// origin at RepairMaxEntries per answer: one repair round (gap timeout and
+// two worst-case delays) per answer. Origins are repaired in parallel.
+func (o SimOptions) CatchUpTicks(backlog int) int64 {
+	rounds := (max(backlog, 0) + o.RepairMaxEntries - 1) / o.RepairMaxEntries
+	return int64(rounds) * (o.GapTimeoutTicks + 2*o.DelayTicksMax)
 }
 
 // Validate checks the options.
