@@ -324,6 +324,15 @@ func (b *bidiBrowser) callErr(method string, params any, out any) error {
 	}
 }
 
+// remoteToGo decodes one serialized RemoteValue into a Go value.
+func remoteToGo(raw json.RawMessage) (any, error) {
+	var v remoteValue
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return v.toGo()
+}
+
 // remoteValue is WebDriver BiDi's serialization of a script value.
 type remoteValue struct {
 	Type  string          `json:"type"`
@@ -384,21 +393,13 @@ func (v remoteValue) toGo() (any, error) {
 		for _, kv := range pairs {
 			var key string
 			if json.Unmarshal(kv[0], &key) != nil {
-				var k remoteValue
-				if err := json.Unmarshal(kv[0], &k); err != nil {
-					return nil, err
-				}
-				kx, err := k.toGo()
+				kx, err := remoteToGo(kv[0])
 				if err != nil {
 					return nil, err
 				}
 				key = fmt.Sprint(kx)
 			}
-			var rv remoteValue
-			if err := json.Unmarshal(kv[1], &rv); err != nil {
-				return nil, err
-			}
-			x, err := rv.toGo()
+			x, err := remoteToGo(kv[1])
 			if err != nil {
 				return nil, err
 			}
