@@ -449,7 +449,9 @@ func (n *Node) handleReady() error {
 		}
 		for i := range rd.Epochs {
 			if h := rd.Epochs[i].Header; h.Epoch == v.Epoch {
-				n.mets.observePhase("voted", n.now().Sub(n.boundaryOf(h)))
+				d := n.now().Sub(n.boundaryOf(h))
+				n.mets.observePhase("voted", d)
+				n.log.Debug("voted", "epoch", h.Epoch, "after_boundary_ms", d.Milliseconds())
 			}
 		}
 	}
@@ -539,12 +541,16 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 	c := store.EpochCommit{Epoch: r.Header.Epoch, Nodes: r.Nodes, StateRoot: r.Header.StateRoot,
 		Checkpoint: r.Header.Encode(), CheckpointHash: r.Hash, Receipts: receipts, TxIndex: idx, Snapshot: snap,
 		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}}
-	n.mets.observePhase("executed", n.now().Sub(n.boundaryOf(r.Header)))
 	t := n.now()
+	executed := t.Sub(n.boundaryOf(r.Header))
+	n.mets.observePhase("executed", executed)
 	if err := n.st.CommitEpoch(c); err != nil {
 		return fmt.Errorf("commit epoch %d: %w", r.Header.Epoch, err)
 	}
-	n.mets.observePhase("store_commit", n.now().Sub(t))
+	stored := n.now().Sub(t)
+	n.mets.observePhase("store_commit", stored)
+	n.log.Debug("epoch committed", "epoch", r.Header.Epoch, "txs", r.Header.TxCount,
+		"executed_after_ms", executed.Milliseconds(), "store_commit_ms", stored.Milliseconds())
 	n.mets.epochExecuted(r, n.g)
 	for _, h := range r.TxHashes {
 		n.txs.executed(h)
@@ -583,9 +589,10 @@ func (n *Node) genesisHashBytes() []byte {
 }
 
 func (n *Node) onFinal(c checkpoint.Certified) {
-	n.mets.finalized(c, n.now(), n.boundaryOf(c.Header))
+	now, start := n.now(), n.boundaryOf(c.Header)
+	n.mets.finalized(c, now, start)
 	n.log.Info("checkpoint final", "epoch", c.Header.Epoch, "hash", c.Header.Hash(), "txs", c.Header.TxCount,
-		"votes", len(c.Certificate.Votes))
+		"votes", len(c.Certificate.Votes), "after_boundary_ms", now.Sub(start).Milliseconds())
 }
 
 // boundaryOf is when h's snapshot began (checkpoint.EpochStart), from the

@@ -261,6 +261,15 @@ func (a *benchAccount) transfer(chainID string, accts []*benchAccount, recipient
 // maxPresigned bounds the transfers signed ahead of a run (~170 B each).
 const maxPresigned = 2_000_000
 
+// firstSend is when worker k of n sends its first batch: the workers'
+// first requests are spread evenly over one period. Workers that all start
+// at once send their batches together, and the network then sees bursts
+// (32 workers × 50 transactions every 0.8 s at 2,000/s) instead of the
+// rate asked for.
+func firstSend(start time.Time, period time.Duration, k, n int) time.Time {
+	return start.Add(period * time.Duration(k) / time.Duration(n))
+}
+
 // presign signs, on every core, the transfers a run at rate for duration
 // will submit (plus one request's worth per account), so the client's own
 // signing does not compete with the validators for CPU during the run. It
@@ -472,9 +481,10 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 	deadline := start.Add(duration)
 	var sent atomic.Uint64
 	var wg sync.WaitGroup
-	var interval time.Duration
+	// period is how often each worker sends one batch at the target rate.
+	var period time.Duration
 	if rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(len(clients)*workersPerNode) / rate)
+		period = time.Duration(float64(time.Second) * float64(len(clients)*workersPerNode*batch) / rate)
 	}
 	for ni := range clients {
 		var mine []*benchAccount
@@ -491,13 +501,14 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 			if len(share) == 0 {
 				continue
 			}
+			first := firstSend(start, period, ni*workersPerNode+w, len(clients)*workersPerNode)
 			wg.Go(func() {
-				next := time.Now()
+				next := first.Add(-period)
 				raws := make([][]byte, 0, batch)
 				hashes := make([]ledger.Hash, 0, batch)
 				for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-					if interval > 0 {
-						next = next.Add(interval * time.Duration(batch))
+					if period > 0 {
+						next = next.Add(period)
 						if d := time.Until(next); d > 0 {
 							time.Sleep(d)
 						}
