@@ -155,7 +155,7 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("key %s (address %s) is not a validator of chain %s", cfg.Path(cfg.KeyFile),
 			crypto.PubkeyToAddress(key.PublicKey).Hex(), g.ChainID)
 	}
-	st, err := store.Open(cfg.Path(cfg.DataDir), store.DefaultOptions())
+	st, err := store.Open(cfg.Path(cfg.DataDir), store.DefaultOptions().Staggered(int(self)))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
 	}

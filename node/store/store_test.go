@@ -82,6 +82,34 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
+// TestStaggered: the first four validators get four different memtable
+// sizes, none smaller than the profile's and each valid, and the fifth
+// repeats the first (the spread stays bounded).
+func TestStaggered(t *testing.T) {
+	base := DefaultOptions()
+	seen := map[int64]int{}
+	for i := 0; i < 4; i++ {
+		o := base.Staggered(i)
+		if err := o.Validate(); err != nil {
+			t.Fatalf("Staggered(%d): %v", i, err)
+		}
+		if o.MemTableSize < base.MemTableSize || o.MemTableSize > base.MemTableSize*3/2 {
+			t.Fatalf("Staggered(%d).MemTableSize = %d; want within [%d, %d]", i, o.MemTableSize, base.MemTableSize, base.MemTableSize*3/2)
+		}
+		if j, dup := seen[o.MemTableSize]; dup {
+			t.Fatalf("Staggered(%d) and Staggered(%d) both have %d-byte memtables", i, j, o.MemTableSize)
+		}
+		seen[o.MemTableSize] = i
+		o.MemTableSize = base.MemTableSize
+		if o != base {
+			t.Fatalf("Staggered(%d) changed more than the memtable size: %+v", i, o)
+		}
+	}
+	if base.Staggered(4) != base.Staggered(0) {
+		t.Fatal("Staggered(4) differs from Staggered(0)")
+	}
+}
+
 func TestEntries(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	if seq, err := s.LastEntrySeq(1); err != nil || seq != 0 {
