@@ -201,3 +201,32 @@ func TestLockedByOtherProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenWithSmallerMemtables: a store killed with larger memtables
+// than the next opener asks for (a validator's staggered memtables, then
+// `ledgerd state export` with the default profile) opens and reads back
+// everything. Badger replays the memtable log into an arena sized from the
+// opener's MemTableSize and ends the process when it overflows.
+func TestReopenWithSmallerMemtables(t *testing.T) {
+	dir := t.TempDir()
+	cmd := helperCmd(t, "unflushed", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+	s, err := Open(dir, TestOptions()) // 1 MiB memtables
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, ok, err := s.Head()
+	if err != nil || !ok || h.Epoch != unflushedEpochs {
+		t.Fatalf("head after reopening = %+v, %v, %v; want epoch %d", h, ok, err, unflushedEpochs)
+	}
+	for e := uint64(1); e <= unflushedEpochs; e++ {
+		for hash, want := range testEpoch(e, crashNodes, crashTxs).Nodes {
+			if got, err := s.Node(hash); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("epoch %d node %s: %x, %v", e, hash, got, err)
+			}
+		}
+	}
+}

@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 		helperHold(os.Getenv(helperDirEnv))
 	case "mem":
 		helperMem(os.Getenv(helperDirEnv))
+	case "unflushed":
+		helperUnflushed(os.Getenv(helperDirEnv))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
 		os.Exit(2)
@@ -85,6 +87,30 @@ func helperHold(dir string) {
 	if err := s.Close(); err != nil {
 		helperFail("close: %v", err)
 	}
+}
+
+// Epochs helperUnflushed commits: ~3 MiB of small keys and values,
+// well inside its 8 MiB memtable.
+const unflushedEpochs = 10
+
+// helperUnflushed commits unflushedEpochs epochs with 8 MiB memtables, syncs,
+// and exits without closing, so they stay in the memtable's log.
+func helperUnflushed(dir string) {
+	opts := TestOptions()
+	opts.MemTableSize = 8 << 20
+	s, err := Open(dir, opts)
+	if err != nil {
+		helperFail("open: %v", err)
+	}
+	for e := uint64(1); e <= unflushedEpochs; e++ {
+		if err := s.CommitEpoch(testEpoch(e, crashNodes, crashTxs)); err != nil {
+			helperFail("commit %d: %v", e, err)
+		}
+	}
+	if err := s.Sync(); err != nil {
+		helperFail("sync: %v", err)
+	}
+	os.Exit(0)
 }
 
 // memReport is what helperMem prints: resident memory from

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -149,6 +150,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	if opts.MemTableSize, err = memtableFloor(dir, opts.MemTableSize); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	db, err := badger.Open(badgerOptions(dir, opts, logger))
 	if err != nil {
 		_ = lock.Close()
@@ -202,26 +207,62 @@ func writeMarker(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create store %s: %w", dir, err)
 	}
-	tmp := filepath.Join(dir, markerFile+".tmp")
+	return writeDurably(dir, markerFile, formatVersion)
+}
+
+// writeDurably replaces dir/name with content: a temporary file, synced,
+// renamed over it, and the directory synced. A crash leaves the old file or
+// the new one, and perhaps the temporary file.
+func writeDurably(dir, name, content string) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("create store marker: %w", err)
+		return fmt.Errorf("create %s: %w", tmp, err)
 	}
-	if _, err := f.WriteString(formatVersion); err != nil {
+	if _, err := f.WriteString(content); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("write store marker: %w", err)
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("sync store marker: %w", err)
+		return fmt.Errorf("sync %s: %w", tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("close store marker: %w", err)
+		return fmt.Errorf("close %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, markerFile)); err != nil {
-		return fmt.Errorf("install store marker: %w", err)
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("install %s: %w", filepath.Join(dir, name), err)
 	}
 	return syncDir(dir)
+}
+
+// memtableFile records the largest MemTableSize the store was opened with.
+const memtableFile = "LEDGERD_MEMTABLE"
+
+// memtableFloor returns the memtable size to open dir with: size, or the
+// largest size dir was opened with before if that is larger, which it then
+// records (durably, before Badger uses it). Badger replays an unflushed
+// memtable log into an arena sized from the opener's MemTableSize and ends
+// the process when the log does not fit, so a store that a validator wrote
+// with larger memtables (Options.Staggered) must not be reopened with
+// smaller ones, by `ledgerd state export` say. A store without the record
+// was written with at most the default 4 MiB.
+func memtableFloor(dir string, size int64) (int64, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, memtableFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return 0, fmt.Errorf("open store %s: %w", dir, err)
+	default:
+		rec, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || rec < 1<<20 || rec > 1<<30 {
+			return 0, fmt.Errorf("%w: %s: %s holds %q, not a memtable size", ErrCorrupt, dir, memtableFile, raw)
+		}
+		if rec >= size {
+			return rec, nil
+		}
+	}
+	return size, writeDurably(dir, memtableFile, strconv.FormatInt(size, 10))
 }
 
 // removeEmptyLogs deletes zero-length memtable WAL (.mem) and value-log

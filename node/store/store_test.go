@@ -619,6 +619,13 @@ func TestOpenCorruptOrForeign(t *testing.T) {
 			}
 			return dir
 		}},
+		{"garbled memtable record", func(t *testing.T) string {
+			dir := made(t)
+			if err := os.WriteFile(filepath.Join(dir, memtableFile), []byte("4 MiB"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}},
 		{"badger db without marker", func(t *testing.T) string {
 			dir := made(t)
 			if err := os.Remove(filepath.Join(dir, markerFile)); err != nil {
