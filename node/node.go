@@ -541,9 +541,9 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 	c := store.EpochCommit{Epoch: r.Header.Epoch, Nodes: r.Nodes, StateRoot: r.Header.StateRoot,
 		Checkpoint: r.Header.Encode(), CheckpointHash: r.Hash, Receipts: receipts, TxIndex: idx, Snapshot: snap,
 		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}}
-	t := n.now()
-	executed := t.Sub(n.boundaryOf(r.Header))
+	executed := n.now().Sub(n.boundaryOf(r.Header))
 	n.mets.observePhase("executed", executed)
+	t := n.now()
 	if err := n.st.CommitEpoch(c); err != nil {
 		return fmt.Errorf("commit epoch %d: %w", r.Header.Epoch, err)
 	}

@@ -261,6 +261,16 @@ func (a *benchAccount) transfer(chainID string, accts []*benchAccount, recipient
 // maxPresigned bounds the transfers signed ahead of a run (~170 B each).
 const maxPresigned = 2_000_000
 
+// sendPeriod is how often each of n workers sends one batch of batch
+// transactions for all of them together to offer rate per second; 0 (no
+// pacing) without a rate.
+func sendPeriod(rate float64, n, batch int) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) * float64(n*batch) / rate)
+}
+
 // firstSend is when worker k of n sends its first batch: the workers'
 // first requests are spread evenly over one period. Workers that all start
 // at once send their batches together, and the network then sees bursts
@@ -481,11 +491,7 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 	deadline := start.Add(duration)
 	var sent atomic.Uint64
 	var wg sync.WaitGroup
-	// period is how often each worker sends one batch at the target rate.
-	var period time.Duration
-	if rate > 0 {
-		period = time.Duration(float64(time.Second) * float64(len(clients)*workersPerNode*batch) / rate)
-	}
+	period := sendPeriod(rate, len(clients)*workersPerNode, batch)
 	for ni := range clients {
 		var mine []*benchAccount
 		for _, a := range accts {
@@ -501,17 +507,16 @@ func runBench(ctx context.Context, t benchTargetInfo, p benchParams, progress io
 			if len(share) == 0 {
 				continue
 			}
-			first := firstSend(start, period, ni*workersPerNode+w, len(clients)*workersPerNode)
 			wg.Go(func() {
-				next := first.Add(-period)
+				next := firstSend(start, period, ni*workersPerNode+w, len(clients)*workersPerNode)
 				raws := make([][]byte, 0, batch)
 				hashes := make([]ledger.Hash, 0, batch)
 				for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 					if period > 0 {
-						next = next.Add(period)
 						if d := time.Until(next); d > 0 {
 							time.Sleep(d)
 						}
+						next = next.Add(period)
 					}
 					// One request carries `batch` consecutive nonces of one account.
 					a := share[i%len(share)]

@@ -21,7 +21,7 @@ func TestBenchLoadIsSmooth(t *testing.T) {
 		{3, 5, 7, 333},
 	} {
 		n := c.nodes * c.workers
-		period := time.Duration(float64(time.Second) * float64(n*c.batch) / c.rate)
+		period := sendPeriod(c.rate, n, c.batch)
 		start := time.Unix(1_000_000, 0)
 		var sends []time.Duration
 		for k := 0; k < n; k++ {

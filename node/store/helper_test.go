@@ -89,8 +89,9 @@ func helperHold(dir string) {
 	}
 }
 
-// Epochs helperUnflushed commits: ~3 MiB of small keys and values,
-// well inside its 8 MiB memtable.
+// Epochs helperUnflushed commits: more than a 1 MiB memtable's arena holds
+// (the reopen overflowed it before the memtable floor) and less than its own
+// 8 MiB memtable, which would flush.
 const unflushedEpochs = 10
 
 // helperUnflushed commits unflushedEpochs epochs with 8 MiB memtables, syncs,
