@@ -5,18 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ledgerd/ledgerd/p2p"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/p2p"
 )
 
 // devnetFile is written into the devnet directory for tools and tests.
@@ -64,6 +68,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	info := DevnetInfo{Genesis: filepath.Join(abs, genesisFile), FaucetKey: filepath.Join(abs, faucetKeyFile)}
+	env, maxProcs := validatorEnv(os.Environ(), runtime.NumCPU(), len(nodes))
 	var procs []*exec.Cmd
 	exited := make(chan int, len(nodes))
 	stopAll := func() {
@@ -92,7 +97,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		cmd := exec.Command(self, "run", "--home", nd.Config.Home)
-		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.Stdout, cmd.Stderr, cmd.Env = logf, logf, env
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 		if err := cmd.Start(); err != nil {
 			logf.Close()
@@ -118,7 +123,7 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := waitReady(ctx, info, *readyTimeout, exited); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "devnet: %d validators running (chain %s), described in %s\n", len(nodes), *chainID, filepath.Join(abs, devnetFile))
+	fmt.Fprintf(stdout, "devnet: %d validators running (chain %s, GOMAXPROCS=%s each), described in %s\n", len(nodes), *chainID, maxProcs, filepath.Join(abs, devnetFile))
 	for _, nd := range info.Nodes {
 		fmt.Fprintf(stdout, "  %-4s %s  api %s  metrics %s  log %s\n", nd.Name, nd.Address, nd.API, nd.Metrics, nd.Log)
 	}
@@ -210,4 +215,22 @@ func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exit
 		}
 	}
 	return nil
+}
+
+// validatorEnv is the environment of a devnet's validator processes: ours,
+// plus GOMAXPROCS set to the machine's CPUs divided among the validators
+// (at least 1) unless the user set it. Validators of a devnet share one
+// machine; with every Go runtime sized for all of its cores, they ran
+// cores × validators busy threads, and on 2 cores with 4 validators that
+// cost ~6% CPU per final transfer and ~25% boundary→final latency
+// (docs/BENCHMARKS.md, seventh session). It also returns the value.
+func validatorEnv(environ []string, cpus, validators int) ([]string, string) {
+	env := slices.Clone(environ)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			return env, v
+		}
+	}
+	v := strconv.Itoa(max(1, cpus/max(1, validators)))
+	return append(env, "GOMAXPROCS="+v), v
 }

@@ -296,36 +296,47 @@ func TestDevnetEndToEnd(t *testing.T) {
 	t.Logf("%d epochs byte-identical on 4 nodes, %d transactions final, chain verifies against every node, supply %d unchanged",
 		latest, txs, supply)
 	checkBench(t, d)
-	checkMemoryLimit(t, d)
+	checkRuntime(t, d)
 }
 
-// checkMemoryLimit: every validator process runs under the soft memory
-// limit of its config (memory_limit_mib, default 128 MiB), read back from
-// the Go runtime's own metric.
-func checkMemoryLimit(t *testing.T, d *devnet) {
+// checkRuntime: every validator process runs under the soft memory limit
+// of its config (memory_limit_mib, default 128 MiB) and with its share of
+// the machine's CPUs as GOMAXPROCS (validatorEnv), both read back from the
+// Go runtime's own metrics.
+func checkRuntime(t *testing.T, d *devnet) {
+	want := map[string]float64{}
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
-		t.Logf("GOMEMLIMIT=%s in the environment overrides memory_limit_mib: check skipped", v)
-		return
+		t.Logf("GOMEMLIMIT=%s in the environment overrides memory_limit_mib: not checked", v)
+	} else {
+		want["go_gc_gomemlimit_bytes"] = float64(node.DefaultConfig("").MemoryLimitMiB << 20)
 	}
-	want := float64(node.DefaultConfig("").MemoryLimitMiB << 20)
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		t.Logf("GOMAXPROCS=%s in the environment is passed on: not checked", v)
+	} else {
+		want["go_sched_gomaxprocs_threads"] = float64(max(1, runtime.NumCPU()/len(d.info.Nodes)))
+	}
 	for _, nd := range d.info.Nodes {
 		resp, err := http.Get(nd.Metrics)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got float64
-		found := false
+		got := map[string]float64{}
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "go_gc_gomemlimit_bytes "); ok {
-				_, err = fmt.Sscan(v, &got)
-				found = err == nil
+			name, v, ok := strings.Cut(sc.Text(), " ")
+			if _, wanted := want[name]; ok && wanted {
+				var f float64
+				if _, err := fmt.Sscan(v, &f); err == nil {
+					got[name] = f
+				}
 			}
 		}
 		resp.Body.Close()
-		if !found || got != want {
-			t.Fatalf("%s: go_gc_gomemlimit_bytes %v (found %v), want %v (memory_limit_mib)", nd.Name, got, found, want)
+		for name, w := range want {
+			if g, found := got[name]; !found || g != w {
+				t.Fatalf("%s: %s %v (found %v), want %v", nd.Name, name, g, found, w)
+			}
 		}
 	}
 }
