@@ -309,7 +309,7 @@ func syncDir(dir string) error {
 }
 
 func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
-	return badger.DefaultOptions(dir).
+	bo := badger.DefaultOptions(dir).
 		WithMemTableSize(o.MemTableSize).
 		WithNumMemtables(o.NumMemtables).
 		WithBlockCacheSize(o.BlockCacheSize).
@@ -330,6 +330,8 @@ func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
 		// CommitEpoch by commitMu; conflict tracking would only cost.
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{logger})
+	bo.TableSizeMultiplier = o.TableSizeMultiplier // no With method in Badger v4
+	return bo
 }
 
 // mapOpenError turns a badger.Open failure into ErrLocked, ErrCorrupt or an

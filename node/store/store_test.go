@@ -58,6 +58,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"threshold zero", func(o *Options) { o.ValueThreshold = 0 }, false},
 		{"threshold above batch", func(o *Options) { o.ValueThreshold = o.MemTableSize / 5 }, false},
 		{"base table tiny", func(o *Options) { o.BaseTableSize = 1 }, false},
+		{"table multiplier 0", func(o *Options) { o.TableSizeMultiplier = 0 }, false},
+		{"table multiplier 11", func(o *Options) { o.TableSizeMultiplier = 11 }, false},
+		{"table multiplier 2", func(o *Options) { o.TableSizeMultiplier = 2 }, true},
 		{"no L0", func(o *Options) { o.NumLevelZeroTables = 0 }, false},
 		{"stall not above L0", func(o *Options) { o.NumLevelZeroTablesStall = o.NumLevelZeroTables }, false},
 		{"one compactor", func(o *Options) { o.NumCompactors = 1 }, false},
@@ -706,4 +709,14 @@ func TestOpenAfterEmptyLogs(t *testing.T) {
 	s = openTest(t, dir)
 	checkHead(t, s, 1, 100)
 	checkEpoch(t, s, 1, 100, 10)
+}
+
+// TestBadgerOptions: the fields Badger has no With method for still reach it.
+func TestBadgerOptions(t *testing.T) {
+	o := DefaultOptions()
+	o.TableSizeMultiplier, o.BaseTableSize = 3, 3<<20
+	bo := badgerOptions(t.TempDir(), o, nil)
+	if bo.TableSizeMultiplier != 3 || bo.BaseTableSize != 3<<20 {
+		t.Fatalf("badger TableSizeMultiplier %d, BaseTableSize %d; want 3 and 3 MiB", bo.TableSizeMultiplier, bo.BaseTableSize)
+	}
 }
