@@ -300,7 +300,7 @@ func TestDevnetEndToEnd(t *testing.T) {
 }
 
 // checkRuntime: every validator process runs under the soft memory limit
-// of its config (memory_limit_mib, default 128 MiB) and with its share of
+// of its config (memory_limit_mib, default 112 MiB) and with its share of
 // the machine's CPUs as GOMAXPROCS (validatorEnv), both read back from the
 // Go runtime's own metrics.
 func checkRuntime(t *testing.T, d *devnet) {
