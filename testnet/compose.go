@@ -53,6 +53,10 @@ type Spec struct {
 	// HostGroupID is added to the container user's groups so it can read the
 	// home files, which are generated with mode 0640 and 0750 on the host.
 	HostGroupID int
+	// GoMaxProcs, when positive, is every container's GOMAXPROCS: the
+	// validators share the host's cores, as a devnet's do. 0 leaves Go's
+	// default (the container's CPU limit, else every core of the host).
+	GoMaxProcs int
 }
 
 // ServiceName is the compose service, container DNS name and home
@@ -100,6 +104,9 @@ func (s Spec) Validate() error {
 	if s.HostGroupID < 0 || s.HostGroupID > 1<<31-1 {
 		return fmt.Errorf("%w: host group id %d out of range", ErrBadSpec, s.HostGroupID)
 	}
+	if s.GoMaxProcs < 0 || s.GoMaxProcs > 1<<16 {
+		return fmt.Errorf("%w: GOMAXPROCS %d out of range [0, 65536]", ErrBadSpec, s.GoMaxProcs)
+	}
 	return nil
 }
 
@@ -136,6 +143,9 @@ func Compose(s Spec) ([]byte, error) {
 		b.WriteString("    read_only: true\n")
 		b.WriteString("    stop_grace_period: 20s\n")
 		b.WriteString("    restart: \"no\"\n")
+		if s.GoMaxProcs > 0 {
+			fmt.Fprintf(&b, "    environment:\n      GOMAXPROCS: \"%d\"\n", s.GoMaxProcs)
+		}
 		b.WriteString("    networks: [ledgerd]\n")
 		b.WriteString("    ports:\n")
 		fmt.Fprintf(&b, "      - \"127.0.0.1:%d:%d\"\n", s.APIPortBase+i, APIPort)

@@ -11,7 +11,7 @@ import (
 )
 
 func goodSpec() Spec {
-	return Spec{Validators: 4, Image: DefaultImage, APIPortBase: 8600, MetricsPortBase: 9600, HostGroupID: 1000}
+	return Spec{Validators: 4, Image: DefaultImage, APIPortBase: 8600, MetricsPortBase: 9600, HostGroupID: 1000, GoMaxProcs: 1}
 }
 
 func TestSpecValidate(t *testing.T) {
@@ -31,6 +31,7 @@ func TestSpecValidate(t *testing.T) {
 		{"metrics port zero", func(s *Spec) { s.MetricsPortBase = 0 }, "metrics port base 0"},
 		{"overlapping ports", func(s *Spec) { s.MetricsPortBase = 8603 }, "overlap"},
 		{"negative group", func(s *Spec) { s.HostGroupID = -1 }, "host group id"},
+		{"negative GOMAXPROCS", func(s *Spec) { s.GoMaxProcs = -1 }, "GOMAXPROCS -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +62,7 @@ func TestCompose(t *testing.T) {
 	s := goodSpec()
 	s.Validators = 3
 	s.APIPortBase, s.MetricsPortBase = 18600, 19600
+	s.GoMaxProcs = 2
 	out, err := Compose(s)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +89,7 @@ func TestCompose(t *testing.T) {
 			`group_add: ["1000"]`,
 			"read_only: true",
 			`image: "ledgerd:testnet"`,
+			"environment:\n      GOMAXPROCS: \"2\"\n",
 		}
 		for _, w := range want {
 			if !strings.Contains(block, w) {
@@ -97,6 +100,10 @@ func TestCompose(t *testing.T) {
 		if gated != (i > 0) {
 			t.Errorf("service v%d: health-gated on v0 = %v; want %v", i, gated, i > 0)
 		}
+	}
+	s.GoMaxProcs = 0
+	if out, err := Compose(s); err != nil || strings.Contains(string(out), "GOMAXPROCS") {
+		t.Errorf("GoMaxProcs 0: GOMAXPROCS set in the file (err %v)", err)
 	}
 	if strings.Contains(text, "0.0.0.0:") {
 		t.Errorf("a port is published beyond loopback:\n%s", text)

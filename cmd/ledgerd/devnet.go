@@ -231,6 +231,10 @@ func validatorEnv(environ []string, cpus, validators int) ([]string, string) {
 			return env, v
 		}
 	}
-	v := strconv.Itoa(max(1, cpus/max(1, validators)))
+	v := strconv.Itoa(cpuShare(cpus, validators))
 	return append(env, "GOMAXPROCS="+v), v
 }
+
+// cpuShare is each of validators' share of cpus, at least 1: the
+// GOMAXPROCS of validators that share one machine (devnet, docker testnet).
+func cpuShare(cpus, validators int) int { return max(1, cpus/max(1, validators)) }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -246,7 +247,9 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	cspec := testnet.Spec{Validators: *n, Image: *image, APIPortBase: *apiBase, MetricsPortBase: *metricsBase, HostGroupID: os.Getgid()}
+	// The containers share this machine's cores, as a devnet's validators do.
+	cspec := testnet.Spec{Validators: *n, Image: *image, APIPortBase: *apiBase, MetricsPortBase: *metricsBase,
+		HostGroupID: os.Getgid(), GoMaxProcs: cpuShare(runtime.NumCPU(), *n)}
 	if *docker {
 		if err := cspec.Validate(); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
