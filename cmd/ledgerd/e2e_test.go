@@ -313,7 +313,7 @@ func checkRuntime(t *testing.T, d *devnet) {
 	if v := os.Getenv("GOMAXPROCS"); v != "" {
 		t.Logf("GOMAXPROCS=%s in the environment is passed on: not checked", v)
 	} else {
-		want["go_sched_gomaxprocs_threads"] = float64(max(1, runtime.NumCPU()/len(d.info.Nodes)))
+		want["go_sched_gomaxprocs_threads"] = float64(cpuShare(runtime.NumCPU(), len(d.info.Nodes)))
 	}
 	for _, nd := range d.info.Nodes {
 		resp, err := http.Get(nd.Metrics)
