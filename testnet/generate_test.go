@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -92,7 +93,9 @@ func TestGenerateDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Compose(Spec{Validators: 3, Image: "example/ledgerd:e2e", APIPortBase: 18600, MetricsPortBase: 19600, HostGroupID: os.Getgid()})
+	// The generator divides this machine's CPUs among the validators.
+	want, err := Compose(Spec{Validators: 3, Image: "example/ledgerd:e2e", APIPortBase: 18600, MetricsPortBase: 19600, HostGroupID: os.Getgid(),
+		GoMaxProcs: max(1, runtime.NumCPU()/3)})
 	if err != nil {
 		t.Fatal(err)
 	}
