@@ -59,6 +59,11 @@ type Spec struct {
 	GoMaxProcs int
 }
 
+// CPUShare is each of validators' share of cpus, at least 1: the
+// GOMAXPROCS of validators that share one machine (a devnet's processes,
+// a testnet's containers).
+func CPUShare(cpus, validators int) int { return max(1, cpus/max(1, validators)) }
+
 // ServiceName is the compose service, container DNS name and home
 // directory name of validator i.
 func ServiceName(i int) string { return fmt.Sprintf("v%d", i) }

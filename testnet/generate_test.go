@@ -95,7 +95,7 @@ func TestGenerateDocker(t *testing.T) {
 	}
 	// The generator divides this machine's CPUs among the validators.
 	want, err := Compose(Spec{Validators: 3, Image: "example/ledgerd:e2e", APIPortBase: 18600, MetricsPortBase: 19600, HostGroupID: os.Getgid(),
-		GoMaxProcs: max(1, runtime.NumCPU()/3)})
+		GoMaxProcs: CPUShare(runtime.NumCPU(), 3)})
 	if err != nil {
 		t.Fatal(err)
 	}

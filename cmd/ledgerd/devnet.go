@@ -21,6 +21,7 @@ import (
 
 	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/p2p"
+	"github.com/ledgerd/ledgerd/testnet"
 )
 
 // devnetFile is written into the devnet directory for tools and tests.
@@ -231,10 +232,6 @@ func validatorEnv(environ []string, cpus, validators int) ([]string, string) {
 			return env, v
 		}
 	}
-	v := strconv.Itoa(cpuShare(cpus, validators))
+	v := strconv.Itoa(testnet.CPUShare(cpus, validators))
 	return append(env, "GOMAXPROCS="+v), v
 }
-
-// cpuShare is each of validators' share of cpus, at least 1: the
-// GOMAXPROCS of validators that share one machine (devnet, docker testnet).
-func cpuShare(cpus, validators int) int { return max(1, cpus/max(1, validators)) }

@@ -23,6 +23,7 @@ import (
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/testnet"
 )
 
 // buildBinary compiles ledgerd once per test binary run.
@@ -313,7 +314,7 @@ func checkRuntime(t *testing.T, d *devnet) {
 	if v := os.Getenv("GOMAXPROCS"); v != "" {
 		t.Logf("GOMAXPROCS=%s in the environment is passed on: not checked", v)
 	} else {
-		want["go_sched_gomaxprocs_threads"] = float64(cpuShare(runtime.NumCPU(), len(d.info.Nodes)))
+		want["go_sched_gomaxprocs_threads"] = float64(testnet.CPUShare(runtime.NumCPU(), len(d.info.Nodes)))
 	}
 	for _, nd := range d.info.Nodes {
 		resp, err := http.Get(nd.Metrics)

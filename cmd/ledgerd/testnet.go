@@ -249,7 +249,7 @@ func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The containers share this machine's cores, as a devnet's validators do.
 	cspec := testnet.Spec{Validators: *n, Image: *image, APIPortBase: *apiBase, MetricsPortBase: *metricsBase,
-		HostGroupID: os.Getgid(), GoMaxProcs: cpuShare(runtime.NumCPU(), *n)}
+		HostGroupID: os.Getgid(), GoMaxProcs: testnet.CPUShare(runtime.NumCPU(), *n)}
 	if *docker {
 		if err := cspec.Validate(); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
