@@ -72,8 +72,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Restore is the durable state a Machine starts from.
-type Restore struct {
+// restore is the durable state a Machine starts from.
+type restore struct {
 	// Head is the last executed (committed) epoch's header; the zero Header
 	// with Epoch 0 stands for genesis.
 	Head Header
@@ -92,7 +92,7 @@ type Restore struct {
 
 // EpochResult is one executed epoch, to be committed atomically. Its vote
 // may leave first (it is persisted and synced on its own), provided a
-// restart restores that vote in Restore.Voted.
+// restart restores that vote in restore.Voted.
 type EpochResult struct {
 	Header   Header
 	Hash     ledger.Hash
@@ -207,8 +207,8 @@ type Machine struct {
 	pending Ready
 }
 
-// NewMachine returns a machine resuming from r.
-func NewMachine(cfg Config, r Restore, signer Signer) (*Machine, error) {
+// newMachine returns a machine resuming from r.
+func newMachine(cfg Config, r restore, signer Signer) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -306,15 +306,23 @@ func (m *Machine) Delivered() []uint64 { return slices.Clone(m.delivered) }
 func (m *Machine) StreamPositions() []stream.OriginStart {
 	out := make([]stream.OriginStart, m.n)
 	for k := range out {
-		out[k] = stream.OriginStart{NextSeq: m.delivered[k] + 1, ClosedEpoch: m.lastMarker[k]}
+		out[k] = stream.OriginStart{NextSeq: m.expected(uint32(k)), ClosedEpoch: m.lastMarker[k]}
 		for _, h := range m.held[k] {
-			out[k].NextSeq = h.e.Seq + 1
 			if h.e.Kind == stream.KindMarker {
 				out[k].ClosedEpoch = h.e.Epoch
 			}
 		}
 	}
 	return out
+}
+
+// expected is the seq of origin k's next entry the machine takes: the one
+// after those delivered and those held back.
+func (m *Machine) expected(k uint32) uint64 {
+	if h := m.held[k]; len(h) > 0 {
+		return h[len(h)-1].e.Seq + 1
+	}
+	return m.delivered[k] + 1
 }
 
 // CurrentEpoch is the epoch this node's next batch belongs to.
@@ -382,12 +390,12 @@ func (m *Machine) epoch(e uint64) *epochState {
 }
 
 // ObserveMempool records the mempool size for the next recorded state.
-func (m *Machine) ObserveMempool(n int) { m.mempool = n }
+func (m *Machine) observeMempool(n int) { m.mempool = n }
 
 // Tick advances the machine's clock to nowMs (Unix milliseconds): it starts
 // the next snapshot when its boundary has come, and releases deliveries held
 // behind early markers.
-func (m *Machine) Tick(nowMs int64) error {
+func (m *Machine) tick(nowMs int64) error {
 	if nowMs > m.nowMs {
 		m.nowMs = nowMs
 	}
@@ -427,7 +435,7 @@ func (m *Machine) maybeStart() error {
 
 // Propose appends a batch of this node's admitted transactions to its
 // outbox. The caller has checked them (ledger.CheckTx).
-func (m *Machine) Propose(txs []ledger.CheckedTx) error {
+func (m *Machine) propose(txs []ledger.CheckedTx) error {
 	if len(txs) == 0 {
 		return ErrNothingToRecord
 	}
@@ -461,9 +469,9 @@ func (m *Machine) appendOwn(e *stream.Entry) error {
 	return nil
 }
 
-// ReplayOwn feeds back an entry of this node's own outbox after a restart,
+// replayOwn feeds back an entry of this node's own outbox after a restart,
 // in seq order, starting after the head's cut.
-func (m *Machine) ReplayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
+func (m *Machine) replayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
 	if e.Origin != m.cfg.Self || e.Seq != m.nextSeq || e.Epoch != m.ownEpoch {
 		return fmt.Errorf("%w: replay of own seq %d epoch %d, want seq %d epoch %d", ErrStreamBroken, e.Seq, e.Epoch, m.nextSeq, m.ownEpoch)
 	}
@@ -509,7 +517,7 @@ func (m *Machine) ReplayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
 // Deliver hands the machine the next entry of another validator's stream,
 // in seq order, with its transactions checked (ledger.CheckTx; undecodable
 // transactions left out). The entry's signature has been verified.
-func (m *Machine) Deliver(e stream.Entry, txs []ledger.CheckedTx) error {
+func (m *Machine) deliver(e stream.Entry, txs []ledger.CheckedTx) error {
 	k := e.Origin
 	if k == m.cfg.Self {
 		return ErrOwnOrigin
@@ -524,7 +532,7 @@ func (m *Machine) Deliver(e stream.Entry, txs []ledger.CheckedTx) error {
 		m.held[k] = append(m.held[k], heldEntry{e, txs})
 		return m.drainHeld()
 	}
-	if err := m.deliver(e, txs); err != nil {
+	if err := m.deliverNext(e, txs); err != nil {
 		return err
 	}
 	return m.drainHeld()
@@ -559,7 +567,7 @@ func (m *Machine) drainHeld() error {
 			for len(m.held[k]) > 0 && !m.blocked(m.held[k][0].e) {
 				h := m.held[k][0]
 				m.held[k] = m.held[k][1:]
-				if err := m.deliver(h.e, h.txs); err != nil {
+				if err := m.deliverNext(h.e, h.txs); err != nil {
 					return err
 				}
 				progress = true
@@ -572,7 +580,7 @@ func (m *Machine) drainHeld() error {
 	return nil
 }
 
-func (m *Machine) deliver(e stream.Entry, txs []ledger.CheckedTx) error {
+func (m *Machine) deliverNext(e stream.Entry, txs []ledger.CheckedTx) error {
 	k := e.Origin
 	if e.Seq != m.delivered[k]+1 {
 		return fmt.Errorf("%w: origin %d seq %d after %d", ErrStreamBroken, k, e.Seq, m.delivered[k])
@@ -767,9 +775,12 @@ func (m *Machine) vote(ep uint64, hash ledger.Hash, rec LocalRecord) error {
 
 // StepVote hands the machine a vote received from a peer (or replayed from
 // the store). It verifies the signature.
-func (m *Machine) StepVote(v Vote) error {
+func (m *Machine) stepVote(v Vote) error {
 	if v.Epoch <= m.lastFinal || v.Epoch > m.head.Epoch+2*uint64(m.cfg.MaxEpochsInFlight)+2 {
 		return fmt.Errorf("%w: epoch %d (final %d, head %d)", ErrVoteOutOfWindow, v.Epoch, m.lastFinal, m.head.Epoch)
+	}
+	if m.counted(v) {
+		return nil // a copy of a vote already verified and counted
 	}
 	if err := v.Verify(m.g); err != nil {
 		return err
@@ -777,6 +788,12 @@ func (m *Machine) StepVote(v Vote) error {
 	m.addVote(v)
 	m.checkFinal()
 	return nil
+}
+
+// counted reports whether v, field for field, is a vote already counted.
+func (m *Machine) counted(v Vote) bool {
+	old, ok := m.votes[v.Epoch][v.Hash][v.Validator]
+	return ok && old.Sig == v.Sig && old.RecordedTimeMs == v.RecordedTimeMs && slices.Equal(old.Recorded, v.Recorded)
 }
 
 func (m *Machine) addVote(v Vote) {
@@ -860,14 +877,14 @@ func sortedValidators(m map[uint32]Vote) []uint32 {
 }
 
 // HasReady reports whether there are effects to carry out.
-func (m *Machine) HasReady() bool {
+func (m *Machine) hasReady() bool {
 	p := &m.pending
 	return len(p.Entries) > 0 || len(p.Epochs) > 0 || len(p.Votes) > 0 || len(p.Finalized) > 0 || len(p.Divergences) > 0
 }
 
 // Ready returns the pending effects. The shell carries them out in the
 // documented order and then calls Advance.
-func (m *Machine) Ready() Ready {
+func (m *Machine) ready() Ready {
 	p := &m.pending
 	base := m.head.Epoch // the head the store has before this Ready
 	if len(p.Epochs) > 0 {
@@ -898,7 +915,7 @@ func (rd Ready) SplitEntries() (early, late []stream.Entry) {
 }
 
 // Advance acknowledges that rd, the last value of Ready, was carried out.
-func (m *Machine) Advance(rd Ready) {
+func (m *Machine) advance(rd Ready) {
 	p := &m.pending
 	p.Entries = dropFront(p.Entries, len(rd.Entries))
 	p.Epochs = dropFront(p.Epochs, len(rd.Epochs))

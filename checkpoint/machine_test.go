@@ -55,7 +55,7 @@ func newTestNet(t *testing.T, n int) *testNet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := NewMachine(DefaultConfig(g, uint32(i)), Restore{State: st}, KeySigner{tn.keys[i]})
+		m, err := newMachine(DefaultConfig(g, uint32(i)), restore{State: st}, KeySigner{tn.keys[i]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,11 +86,11 @@ func (tn *testNet) flush() {
 	for progress := true; progress; {
 		progress = false
 		for i, m := range tn.ms {
-			if !m.HasReady() {
+			if !m.hasReady() {
 				continue
 			}
 			progress = true
-			rd := m.Ready()
+			rd := m.ready()
 			for _, e := range rd.Entries {
 				for j := range tn.ms {
 					if j != i {
@@ -114,14 +114,14 @@ func (tn *testNet) flush() {
 			if len(rd.Divergences) > 0 {
 				tn.t.Fatalf("node %d diverged: %+v", i, rd.Divergences)
 			}
-			m.Advance(rd)
+			m.advance(rd)
 		}
 		for j, m := range tn.ms {
 			for len(tn.inbox[j]) > 0 {
 				progress = true
 				e := tn.inbox[j][0]
 				tn.inbox[j] = tn.inbox[j][1:]
-				if err := m.Deliver(e, tn.checkBatch(e)); err != nil {
+				if err := m.deliver(e, tn.checkBatch(e)); err != nil {
 					tn.t.Fatalf("node %d deliver %d/%d: %v", j, e.Origin, e.Seq, err)
 				}
 			}
@@ -129,7 +129,7 @@ func (tn *testNet) flush() {
 				progress = true
 				v := tn.votes[j][0]
 				tn.votes[j] = tn.votes[j][1:]
-				if err := m.StepVote(v); err != nil && !errors.Is(err, ErrVoteOutOfWindow) {
+				if err := m.stepVote(v); err != nil && !errors.Is(err, ErrVoteOutOfWindow) {
 					tn.t.Fatalf("node %d vote: %v", j, err)
 				}
 			}
@@ -158,7 +158,7 @@ func (tn *testNet) checkBatch(e stream.Entry) []ledger.CheckedTx {
 
 func (tn *testNet) tick(nowMs int64) {
 	for i, m := range tn.ms {
-		if err := m.Tick(nowMs); err != nil {
+		if err := m.tick(nowMs); err != nil {
 			tn.t.Fatalf("node %d tick: %v", i, err)
 		}
 	}
@@ -175,7 +175,7 @@ func TestMachineFinalizesIdenticalCheckpoints(t *testing.T) {
 		now += 100
 		if step%3 == 0 {
 			origin := step % 4
-			if err := tn.ms[origin].Propose([]ledger.CheckedTx{tn.transfer(5)}); err != nil {
+			if err := tn.ms[origin].propose([]ledger.CheckedTx{tn.transfer(5)}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -146,17 +146,17 @@ func TestStateExportImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.m.LastFinal() != 3 {
-		t.Fatalf("restored last final %d", n.m.LastFinal())
+	if n.sh.Machine().LastFinal() != 3 {
+		t.Fatalf("restored last final %d", n.sh.Machine().LastFinal())
 	}
-	if hd, hash := n.m.Head(); hd.Epoch != 3 || hash != info.Hash || n.m.State().Root() != info.StateRoot {
-		t.Fatalf("restored head %d %s root %s", hd.Epoch, hash, n.m.State().Root())
+	if hd, hash := n.sh.Machine().Head(); hd.Epoch != 3 || hash != info.Hash || n.sh.Machine().State().Root() != info.StateRoot {
+		t.Fatalf("restored head %d %s root %s", hd.Epoch, hash, n.sh.Machine().State().Root())
 	}
 	for k := range g.Validators {
 		if last, err := n.st.LastEntrySeq(uint32(k)); err != nil || last != 0 {
 			t.Fatalf("origin %d: %d entries, %v", k, last, err)
 		}
-		if pos := n.m.StreamPositions()[k]; uint32(k) != n.self && pos.NextSeq != hdCut(t, n, k)+1 {
+		if pos := n.sh.Machine().StreamPositions()[k]; uint32(k) != n.self && pos.NextSeq != hdCut(t, n, k)+1 {
 			t.Fatalf("origin %d resumes at %d", k, pos.NextSeq)
 		}
 	}
@@ -173,6 +173,6 @@ func TestStateExportImport(t *testing.T) {
 
 func hdCut(t *testing.T, n *Node, k int) uint64 {
 	t.Helper()
-	hd, _ := n.m.Head()
+	hd, _ := n.sh.Machine().Head()
 	return hd.Cut[k]
 }

@@ -66,7 +66,9 @@ type Node struct {
 	self   uint32
 	st     *store.Store
 	net    Network
-	m      *checkpoint.Machine
+	// sh is the validator's shell and Machine; only the loop steps it,
+	// others read through sh.Machine() on the loop only.
+	sh     *checkpoint.Shell
 	mets   *metrics
 	now    func() time.Time
 	txs    *txTracker
@@ -79,6 +81,8 @@ type Node struct {
 	// stepAt is when the current machine step (a delivery or a tick, the
 	// steps that can execute an epoch) began; for the execute metric.
 	stepAt time.Time
+	// readyEpochs are the epochs of the Ready being carried out (observer).
+	readyEpochs []checkpoint.EpochResult
 	// peers is the connected validator count as of peersAt (publishView).
 	peers   int
 	peersAt time.Time
@@ -266,7 +270,7 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 	fetchedVotes := make(chan []byte, 256)
 	n.runCatchUp(ctx, &wg, fetchedVotes)
 	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
-		"chain", n.g.ChainID, "head", n.m.CurrentEpoch()-1, "final", n.m.LastFinal())
+		"chain", n.g.ChainID, "head", n.sh.Machine().CurrentEpoch()-1, "final", n.sh.Machine().LastFinal())
 	if n.cfg.MemoryLimitMiB > 0 {
 		// After start-up: decoding a large genesis or syncing state may
 		// need far more than the steady state.
@@ -275,14 +279,14 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 	return n.loop(ctx, verifiedCh, fetchedVotes)
 }
 
-// loop is the only goroutine that touches the machine.
+// loop is the only goroutine that touches the shell and its machine.
 func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVotes <-chan []byte) error {
 	ticker := time.NewTicker(n.cfg.TickInterval())
 	defer ticker.Stop()
 	if err := n.tick(); err != nil {
 		return err
 	}
-	if err := n.handleReady(); err != nil {
+	if err := n.publishView(); err != nil {
 		return err
 	}
 	for {
@@ -301,17 +305,17 @@ func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVote
 				err = n.propose()
 			}
 		case raw := <-n.net.Votes():
-			n.stepVote(raw)
+			err = n.stepVote(raw)
 		case raw := <-fetchedVotes:
-			n.stepVote(raw)
+			err = n.stepVote(raw)
 		}
 		if err == nil {
-			err = n.handleReady()
+			err = n.publishView()
 		}
 		if err != nil {
 			return err
 		}
-		if n.m.Halted() {
+		if n.sh.Machine().Halted() {
 			return ErrHalted
 		}
 	}
@@ -342,12 +346,8 @@ func (n *Node) tick() error {
 			return err
 		}
 	}
-	n.m.ObserveMempool(len(n.mempCh) + len(n.batch))
-	if err := n.m.Tick(now.UnixMilli()); err != nil {
-		return fmt.Errorf("tick: %w", err)
-	}
-	n.publishView()
-	return nil
+	n.sh.ObserveMempool(len(n.mempCh) + len(n.batch))
+	return n.rejected(n.sh.Tick(now.UnixMilli()))
 }
 
 func (n *Node) propose() error {
@@ -356,8 +356,8 @@ func (n *Node) propose() error {
 	}
 	batch := n.batch
 	n.batch = nil
-	if err := n.m.Propose(batch); err != nil {
-		return fmt.Errorf("propose: %w", err)
+	if err := n.sh.Propose(batch); err != nil {
+		return err
 	}
 	n.mets.batchTxs.Observe(float64(len(batch)))
 	return nil
@@ -372,138 +372,35 @@ func (n *Node) deliver(v verified) error {
 		return nil
 	}
 	n.stepAt = n.now()
-	if err := n.m.Deliver(v.e, v.txs); err != nil {
-		// A broken stream from one origin is that origin's fault; it never
-		// stops this node, but it is loud.
-		n.log.Error("deliver entry", "origin", v.e.Origin, "seq", v.e.Seq, "epoch", v.e.Epoch, "err", err)
-		n.mets.deliverErrors.Inc()
-	}
 	n.mets.entriesDelivered.Inc()
+	return n.rejected(n.sh.Deliver(v.e, v.txs))
+}
+
+// rejected logs and counts an error caused by a peer's input (a broken
+// stream is that origin's fault and never stops this node) and returns
+// every other error, which stops the node.
+func (n *Node) rejected(err error) error {
+	if err == nil || !errors.Is(err, checkpoint.ErrRejected) {
+		return err
+	}
+	n.log.Error("peer input rejected", "err", err)
+	n.mets.deliverErrors.Inc()
 	return nil
 }
 
-func (n *Node) stepVote(raw []byte) {
+func (n *Node) stepVote(raw []byte) error {
 	v, err := checkpoint.DecodeVote(raw)
 	if err != nil {
 		n.mets.badVotes.Inc()
-		return
-	}
-	if err := n.m.StepVote(v); err != nil {
-		switch {
-		case !errors.Is(err, checkpoint.ErrVoteOutOfWindow):
-			n.log.Debug("vote rejected", "err", err)
-			n.mets.badVotes.Inc()
-			return
-		case v.Epoch == 0 || v.Epoch > n.m.LastFinal():
-			return
-		}
-		// A late vote for a final epoch: kept (once per validator and
-		// epoch) so the API lists every signature, not just the quorum.
-		if err := v.Verify(n.g); err != nil {
-			n.mets.badVotes.Inc()
-			return
-		}
-	}
-	if err := n.st.PutVote(v.Epoch, v.Validator, raw); err != nil && !errors.Is(err, store.ErrExists) {
-		n.log.Error("store vote", "epoch", v.Epoch, "validator", v.Validator, "err", err)
-	}
-}
-
-// handleReady carries out the machine's effects in the order Ready requires
-// (docs/protocol.md). Own entries the epochs' cuts may contain and votes are
-// persisted, synced and published first; then the epochs are committed;
-// then the remaining own entries are persisted and published; then
-// certificates are stored. A vote needs only itself durable (restore reads
-// this node's votes past the store's head, so a restarted node re-executes
-// the epoch to the hash it voted for and never signs another), so the store
-// commit (tens of milliseconds under load) stays off the path to finality.
-// Entries past Ready.EarlyEntries wait for the commit: restore replays own
-// entries from the store's head, and a marker beyond head+MaxEpochsInFlight
-// would need more snapshots than the engine holds (simulator, seed 42).
-func (n *Node) handleReady() error {
-	if !n.m.HasReady() {
 		return nil
 	}
-	rd := n.m.Ready()
-	if len(rd.Epochs) > 0 && !n.stepAt.IsZero() {
-		n.mets.observePhase("execute", n.now().Sub(n.stepAt))
+	err = n.sh.StepVote(v)
+	if errors.Is(err, checkpoint.ErrRejected) {
+		n.log.Debug("vote rejected", "err", err)
+		n.mets.badVotes.Inc()
+		return nil
 	}
-	early, late := rd.SplitEntries()
-	if err := n.persistOwn(early); err != nil {
-		return err
-	}
-	for _, v := range rd.Votes {
-		if err := n.st.PutVote(v.Epoch, v.Validator, v.Encode()); err != nil {
-			return fmt.Errorf("persist own vote epoch %d: %w", v.Epoch, err)
-		}
-	}
-	if rd.MustSync {
-		if err := n.syncStore(); err != nil {
-			return err
-		}
-	}
-	n.publishOwn(early)
-	for _, v := range rd.Votes {
-		if err := n.net.PublishVote(v.Encode()); err != nil {
-			n.log.Warn("publish vote", "epoch", v.Epoch, "err", err)
-		}
-		for i := range rd.Epochs {
-			if h := rd.Epochs[i].Header; h.Epoch == v.Epoch {
-				d := n.now().Sub(n.boundaryOf(h))
-				n.mets.observePhase("voted", d)
-				n.log.Debug("voted", "epoch", h.Epoch, "after_boundary_ms", d.Milliseconds())
-			}
-		}
-	}
-	for i := range rd.Epochs {
-		if err := n.commitEpoch(&rd.Epochs[i]); err != nil {
-			return err
-		}
-	}
-	if err := n.persistOwn(late); err != nil {
-		return err
-	}
-	n.publishOwn(late)
-	for _, c := range rd.Finalized {
-		if err := n.st.PutCertificate(c.Header.Epoch, c.Certificate.Encode()); err != nil {
-			return fmt.Errorf("persist certificate epoch %d: %w", c.Header.Epoch, err)
-		}
-	}
-	if len(rd.Finalized) > 0 {
-		if err := n.syncStore(); err != nil {
-			return err
-		}
-	}
-	for _, c := range rd.Finalized {
-		n.onFinal(c)
-	}
-	for _, d := range rd.Divergences {
-		n.log.Error("DIVERGENCE: a quorum certified another checkpoint; this node stops voting",
-			"epoch", d.Epoch, "ours", d.Ours, "certified", d.Certified)
-		n.mets.divergences.Inc()
-	}
-	n.m.Advance(rd)
-	n.publishView()
-	return nil
-}
-
-// persistOwn stores this node's new outbox entries (before they are
-// published: a restart never reuses a seq with other content).
-func (n *Node) persistOwn(entries []stream.Entry) error {
-	for _, e := range entries {
-		if err := n.st.PutEntry(e.Origin, e.Seq, e.Encode()); err != nil {
-			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
-		}
-	}
-	return nil
-}
-
-func (n *Node) publishOwn(entries []stream.Entry) {
-	for _, e := range entries {
-		if err := n.net.Publish(e); err != nil {
-			n.log.Warn("publish entry", "seq", e.Seq, "err", err)
-		}
-	}
+	return err
 }
 
 // syncStore makes every write so far durable.
@@ -611,39 +508,47 @@ func (n *Node) boundaryOf(h checkpoint.Header) time.Time {
 	return time.UnixMilli(checkpoint.EpochStart(n.g, prev, h))
 }
 
-func (n *Node) publishView() {
-	head, hash := n.m.Head()
+// publishView publishes the loop's summary for API reads when it changed,
+// and at least every viewRefresh (the peer count). It runs after the shell
+// carried out its effects, so everything the view names is committed.
+func (n *Node) publishView() error {
+	m := n.sh.Machine()
+	head, hash := m.Head()
 	old := n.view.Load()
-	// Counting peers maps each peer ID to its address (a public key
-	// decompression and a hash); the view is published every tick, so the
-	// count is refreshed a few times a second only.
 	now := n.now()
-	if old == nil || now.Sub(n.peersAt) >= 250*time.Millisecond {
+	if old != nil && old.headHash == hash && old.lastFinal == m.LastFinal() && old.epoch == m.CurrentEpoch() &&
+		old.halted == m.Halted() && now.Sub(n.peersAt) < viewRefresh {
+		return nil
+	}
+	// Counting peers maps each peer ID to its address (a public key
+	// decompression and a hash): refreshed a few times a second only.
+	if old == nil || now.Sub(n.peersAt) >= viewRefresh {
 		n.peers, n.peersAt = n.net.Peers(), now
 	}
-	v := &view{head: head, headHash: hash, lastFinal: n.m.LastFinal(), epoch: n.m.CurrentEpoch(),
-		peers: n.peers, halted: n.m.Halted()}
-	if old != nil && old.lastFinal == v.lastFinal {
+	v := &view{head: head, headHash: hash, lastFinal: m.LastFinal(), epoch: m.CurrentEpoch(),
+		peers: n.peers, halted: m.Halted()}
+	switch {
+	case old != nil && old.lastFinal == v.lastFinal:
 		v.finalHash, v.finalRoot, v.finalChange = old.finalHash, old.finalRoot, old.finalChange
-	} else {
-		v.finalChange = make(chan struct{})
-		if v.lastFinal > 0 {
-			if raw, err := n.st.Checkpoint(v.lastFinal); err == nil {
-				if h, err := checkpoint.DecodeHeader(raw); err == nil {
-					v.finalHash, v.finalRoot = h.Hash(), h.StateRoot
-				}
-			}
-		} else {
-			v.finalHash = n.genHash
-			v.finalRoot = n.genesisRoot()
+	case v.lastFinal > 0:
+		h, err := n.header(v.lastFinal)
+		if err != nil {
+			return fmt.Errorf("read final checkpoint %d for the API view: %w", v.lastFinal, err)
 		}
+		v.finalHash, v.finalRoot, v.finalChange = h.Hash(), h.StateRoot, make(chan struct{})
+	default:
+		v.finalHash, v.finalRoot, v.finalChange = n.genHash, n.genesisRoot(), make(chan struct{})
 	}
 	n.view.Store(v)
 	if old != nil && old.finalChange != v.finalChange {
 		close(old.finalChange)
 	}
 	n.mets.observeView(v, len(n.mempCh)+len(n.batch))
+	return nil
 }
+
+// viewRefresh is how often the view is republished without a change.
+const viewRefresh = 250 * time.Millisecond
 
 // startVerifier checks the transactions of delivered batches on all cores
 // while keeping delivery order: a feeder hands each entry's transactions to

@@ -254,7 +254,7 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var chain []checkpoint.Certified
-		for ep := uint64(1); ep <= n.m.LastFinal(); ep++ {
+		for ep := uint64(1); ep <= n.sh.Machine().LastFinal(); ep++ {
 			hd, err := n.header(ep)
 			if err != nil {
 				t.Fatal(err)
@@ -273,7 +273,7 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 			t.Fatalf("%s: %v", cfg.Moniker, err)
 		}
 		var supply uint64
-		if err := n.m.State().ForEachAccount(ledger.Address{}, func(_ ledger.Address, a ledger.Account) bool {
+		if err := n.sh.Machine().State().ForEachAccount(ledger.Address{}, func(_ ledger.Address, a ledger.Account) bool {
 			supply += a.Balance
 			return true
 		}); err != nil {

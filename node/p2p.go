@@ -85,7 +85,9 @@ func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Start = n.m.StreamPositions()
+	if cfg.Start, err = n.sh.StreamPositions(); err != nil {
+		return nil, err
+	}
 	net, err := p2p.New(ctx, cfg, n.st)
 	if err != nil {
 		return nil, fmt.Errorf("start p2p: %w", err)

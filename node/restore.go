@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
-	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/store"
 )
@@ -50,104 +49,28 @@ func (n *Node) genesisRoot() ledger.Hash {
 	return root
 }
 
-// restore rebuilds the machine from the store (DESIGN.md §9): the head
-// epoch's state, the executed-but-not-final headers, the votes already cast,
-// then the own outbox and the delivered entries after the head's cut.
+// restore rebuilds the validator from the store (checkpoint.Open; DESIGN
+// of the shell protocol in docs/protocol.md), writing the genesis state
+// first into an empty store.
 func (n *Node) restore() error {
-	head, ok, err := n.st.Head()
-	if err != nil {
+	if _, ok, err := n.st.Head(); err != nil {
 		return fmt.Errorf("read head: %w", err)
-	}
-	if !ok {
+	} else if !ok {
 		if err := n.initGenesis(); err != nil {
 			return err
 		}
-		head, _, err = n.st.Head()
-		if err != nil {
-			return err
-		}
 	}
-	state, err := n.g.OpenState(n.st, head.StateRoot)
-	if err != nil {
-		return fmt.Errorf("open state at epoch %d root %s: %w", head.Epoch, head.StateRoot, err)
-	}
-	r := checkpoint.Restore{State: state}
-	if head.Epoch > 0 {
-		h, err := n.header(head.Epoch)
-		if err != nil {
-			return err
-		}
-		if h.StateRoot != head.StateRoot || h.Hash() != head.CheckpointHash {
-			return fmt.Errorf("store head of epoch %d does not match its checkpoint: corrupt data directory", head.Epoch)
-		}
-		r.Head = h
-	}
-	r.LastFinal = n.findLastFinal(head.Epoch)
 	cfg := checkpoint.DefaultConfig(n.g, n.self)
-	for ep := r.LastFinal + 1; ep <= head.Epoch; ep++ {
-		h, err := n.header(ep)
-		if err != nil {
-			return err
-		}
-		r.Pending = append(r.Pending, h)
-	}
-	// The stored votes of the epochs in flight, read once: this node's own
-	// go to Restore.Voted, also those past the head (a vote leaves before
-	// its epoch's result is committed, handleReady, so the node may have
-	// voted in epochs it must now execute again); all are stepped into the
-	// machine after the replay.
-	var stored []map[uint32][]byte // by epoch from r.LastFinal+1, ascending
-	r.Voted = map[uint64]checkpoint.Vote{}
-	for ep := r.LastFinal + 1; ep <= head.Epoch+uint64(cfg.MaxEpochsInFlight); ep++ {
-		votes, err := n.st.Votes(ep)
-		if err != nil {
-			votes = nil
-		}
-		stored = append(stored, votes)
-		if raw, ok := votes[n.self]; ok {
-			if v, err := checkpoint.DecodeVote(raw); err == nil {
-				r.Voted[ep] = v
-			}
-		}
-	}
 	cfg.ClockSkewMs = int64(n.cfg.Protocol.ClockSkewMs)
-	m, err := checkpoint.NewMachine(cfg, r, checkpoint.KeySigner{Key: n.key})
+	sh, err := checkpoint.Open(checkpoint.ShellConfig{Machine: cfg, Journal: journal{n}, Sender: sender{n},
+		Signer: checkpoint.KeySigner{Key: n.key}, Observer: observer{n}}, n.now().UnixMilli())
 	if err != nil {
 		return err
 	}
-	n.m = m
-	cut := make([]uint64, len(n.g.Validators))
-	if head.Epoch > 0 {
-		copy(cut, r.Head.Cut)
-	}
-	// Own outbox first: it fixes this node's seq and epoch tags.
-	replayed := 0
-	if err := n.replayStream(n.self, cut[n.self], func(e stream.Entry, txs []ledger.CheckedTx) error {
-		replayed++
-		return m.ReplayOwn(e, txs)
-	}); err != nil {
-		return fmt.Errorf("replay own outbox: %w", err)
-	}
-	if err := m.Tick(n.now().UnixMilli()); err != nil {
-		return err
-	}
-	for k := range n.g.Validators {
-		if uint32(k) == n.self {
-			continue
-		}
-		if err := n.replayStream(uint32(k), cut[k], m.Deliver); err != nil {
-			n.log.Warn("replay delivered entries stopped", "origin", k, "err", err)
-		}
-	}
-	for _, votes := range stored {
-		for _, raw := range votes {
-			if v, err := checkpoint.DecodeVote(raw); err == nil {
-				_ = m.StepVote(v)
-			}
-		}
-	}
-	if head.Epoch > 0 || replayed > 0 {
-		n.log.Info("restored", "head", head.Epoch, "final", r.LastFinal, "own_entries_replayed", replayed)
+	n.sh = sh
+	if m := sh.Machine(); m.LastFinal() > 0 || m.CurrentEpoch() > 1 {
+		head, _ := m.Head()
+		n.log.Info("restored", "head", head.Epoch, "final", m.LastFinal(), "next_own_seq", m.NextSeq())
 	}
 	return nil
 }
@@ -178,7 +101,7 @@ func (n *Node) initGenesis() error {
 func (n *Node) header(epoch uint64) (checkpoint.Header, error) {
 	raw, err := n.st.Checkpoint(epoch)
 	if err != nil {
-		return checkpoint.Header{}, fmt.Errorf("checkpoint %d: %w", epoch, err)
+		return checkpoint.Header{}, fmt.Errorf("checkpoint %d: %w", epoch, notFound(err))
 	}
 	h, err := checkpoint.DecodeHeader(raw)
 	if err != nil {
@@ -188,53 +111,16 @@ func (n *Node) header(epoch uint64) (checkpoint.Header, error) {
 }
 
 // findLastFinal is the highest epoch at or below head with a certificate.
-func (n *Node) findLastFinal(head uint64) uint64 {
+func (n *Node) findLastFinal(head uint64) (uint64, error) {
 	for ep := head; ep > 0; ep-- {
-		if _, err := n.st.Certificate(ep); err == nil {
-			return ep
+		_, err := n.st.Certificate(ep)
+		if err == nil {
+			return ep, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return 0, fmt.Errorf("certificate %d: %w", ep, err)
 		}
 	}
-	return 0
+	return 0, nil
 }
 
-// replayStream feeds origin's stored entries after seq from, in order.
-func (n *Node) replayStream(origin uint32, from uint64, feed func(stream.Entry, []ledger.CheckedTx) error) error {
-	// Walk until the first missing seq rather than to LastEntrySeq: after a
-	// state sync or import the stored entries start after the cut, not at
-	// seq 1, and the store's contiguous high-water mark stays 0.
-	for seq := from + 1; ; seq++ {
-		raw, err := n.st.Entry(origin, seq)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		e, err := stream.DecodeEntry(raw)
-		if err != nil {
-			return fmt.Errorf("stored entry %d/%d: %w", origin, seq, err)
-		}
-		if err := feed(e, n.checkBatch(e)); err != nil {
-			return err
-		}
-	}
-}
-
-// checkBatch decodes and checks a batch's transactions synchronously
-// (restart path; the live path uses the parallel verifier).
-func (n *Node) checkBatch(e stream.Entry) []ledger.CheckedTx {
-	if e.Kind != stream.KindBatch {
-		return nil
-	}
-	raws, err := stream.DecodeBatch(e.Body)
-	if err != nil {
-		return nil
-	}
-	out := make([]ledger.CheckedTx, 0, len(raws))
-	for _, raw := range raws {
-		if tx, err := ledger.DecodeTx(raw); err == nil {
-			out = append(out, ledger.CheckTx(tx, n.g.ChainID))
-		}
-	}
-	return out
-}

@@ -20,7 +20,7 @@ func TestRestoreKeepsVotePastHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, _ := n.m.Head()
+	head, _ := n.sh.Machine().Head()
 	if err := n.st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,15 +59,15 @@ func TestRestoreKeepsVotePastHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.st.Close()
-	if h, _ := n.m.Head(); h.Epoch != head.Epoch {
+	if h, _ := n.sh.Machine().Head(); h.Epoch != head.Epoch {
 		t.Fatalf("head %d after reopening, want %d", h.Epoch, head.Epoch)
 	}
 	next := head.Epoch + 1
-	if v, ok := n.m.Voted(next); !ok || v.Hash != votes[next].Hash {
+	if v, ok := n.sh.Machine().Voted(next); !ok || v.Hash != votes[next].Hash {
 		t.Fatalf("epoch %d past the head: restored vote %+v (found %v), want the stored vote for %s", next, v, ok, votes[next].Hash)
 	}
 	far := head.Epoch + uint64(cfgM.MaxEpochsInFlight) + 1
-	if _, ok := n.m.Voted(far); ok {
+	if _, ok := n.sh.Machine().Voted(far); ok {
 		t.Fatalf("epoch %d beyond the in-flight window restored", far)
 	}
 }

@@ -82,7 +82,11 @@ func (n *Node) servedFinal() uint64 {
 	if err != nil || !ok {
 		return 0
 	}
-	return n.findLastFinal(head.Epoch)
+	final, err := n.findLastFinal(head.Epoch)
+	if err != nil {
+		n.log.Warn("serving: last final epoch unknown", "err", err)
+	}
+	return final
 }
 
 // registerStateServing serves checkpoints and account chunks to peers.

@@ -51,7 +51,7 @@ func TestSimulation(t *testing.T) {
 	var ran int
 	var worstLiveness, worstBound int64
 	var crashes, partitions int
-	var deferred, repairs uint64
+	var readBack, repairs uint64
 	for i := 0; i < seeds; i++ {
 		if time.Since(start) > *simBudget {
 			break
@@ -64,12 +64,12 @@ func TestSimulation(t *testing.T) {
 		}
 		crashes += res.Crashes
 		partitions += res.Partitions
-		deferred += res.Deferred
+		readBack += res.ReadBack
 		repairs += res.Repairs
 	}
-	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions, %d repair requests, %d deferred deliveries; "+
+	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions, %d repair requests, %d entries read back; "+
 		"closest liveness phase %d of %d ticks",
-		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, repairs, deferred, worstLiveness, worstBound)
+		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, repairs, readBack, worstLiveness, worstBound)
 	if ran == 0 {
 		t.Fatal("no seed ran within the time budget")
 	}

@@ -75,10 +75,12 @@ func (c *simChecker) ownEntry(n *simValidator, e stream.Entry) error {
 	if e.Seq != uint64(len(c.entries[k]))+1 {
 		return c.fail("equivocation", "validator %d wrote seq %d after %d", k, e.Seq, len(c.entries[k]))
 	}
-	txs, err := c.s.batchTxs(e)
-	if err != nil {
-		return c.fail("machine", "validator %d: %v", k, err)
+	if e.Kind == stream.KindBatch {
+		if _, err := stream.DecodeBatch(e.Body); err != nil {
+			return c.fail("machine", "validator %d wrote an undecodable batch seq %d: %v", k, e.Seq, err)
+		}
 	}
+	txs := c.s.batchTxs(e)
 	hashes := make([]ledger.Hash, len(txs))
 	for i := range txs {
 		hashes[i] = txs[i].Hash
@@ -180,7 +182,7 @@ func (c *simChecker) epoch(n *simValidator, prev checkpoint.Header, prevHash led
 func (c *simChecker) conservation(n *simValidator) error {
 	var sum uint64
 	var overflow bool
-	err := n.m.State().ForEachAccount(ledger.Address{}, func(_ ledger.Address, a ledger.Account) bool {
+	err := n.m().State().ForEachAccount(ledger.Address{}, func(_ ledger.Address, a ledger.Account) bool {
 		var carry uint64
 		sum, carry = bits.Add64(sum, a.Balance, 0)
 		overflow = overflow || carry != 0
@@ -286,14 +288,11 @@ func (c *simChecker) everyTick() error {
 			if held > simSequencerWindow {
 				return c.fail("buffers", "validator %d holds %d entries of %d in its sequencer (window %d)", n.index, held, k, simSequencerWindow)
 			}
-			if len(n.deferred[k]) > simMaxDeferred {
-				return c.fail("buffers", "validator %d defers %d entries of %d (max %d)", n.index, len(n.deferred[k]), k, simMaxDeferred)
-			}
 		}
-		head, _ := n.m.Head()
-		if n.m.CurrentEpoch() > head.Epoch+uint64(s.opts.MaxEpochsInFlight)+2 {
+		head, _ := n.m().Head()
+		if n.m().CurrentEpoch() > head.Epoch+uint64(s.opts.MaxEpochsInFlight)+2 {
 			return c.fail("buffers", "validator %d is in epoch %d with head %d (MaxEpochsInFlight %d)",
-				n.index, n.m.CurrentEpoch(), head.Epoch, s.opts.MaxEpochsInFlight)
+				n.index, n.m().CurrentEpoch(), head.Epoch, s.opts.MaxEpochsInFlight)
 		}
 		if head.Epoch != n.store.headEpoch() {
 			return c.fail("store", "validator %d machine head %d, store head %d", n.index, head.Epoch, n.store.headEpoch())

@@ -78,9 +78,9 @@ type SimResult struct {
 	Partitions    int
 	Dropped       uint64
 	Repairs       uint64
-	// Deferred counts deliveries the Machine refused for now
-	// (ErrTooManyPending) and the shell retried later.
-	Deferred uint64
+	// ReadBack counts the entries validators' shells read back from their
+	// journals: at restart, and when the Machine's window refused them.
+	ReadBack uint64
 }
 
 // simMessageKind says what a network message carries.
@@ -295,6 +295,11 @@ func (s *LedgerSim) Run() (SimResult, error) {
 				target, bound, strings.Join(lag, "; ")))
 		}
 	}
+	for _, n := range s.nodes {
+		if n.up {
+			s.result.ReadBack += n.sh.ReadBack()
+		}
+	}
 	s.result.LivenessTicks = s.tick - start
 	s.result.LivenessBound = bound
 	s.result.Ticks = s.tick
@@ -480,14 +485,15 @@ func (s *LedgerSim) checkTx(raw []byte) (ledger.CheckedTx, bool) {
 }
 
 // batchTxs returns the checked transactions of a batch entry (nil for a
-// marker); undecodable transactions are left out, as the Machine expects.
-func (s *LedgerSim) batchTxs(e stream.Entry) ([]ledger.CheckedTx, error) {
+// marker or an undecodable batch); undecodable transactions are left out, as
+// the Machine expects. It is the validators' checkpoint.BatchChecker.
+func (s *LedgerSim) batchTxs(e stream.Entry) []ledger.CheckedTx {
 	if e.Kind != stream.KindBatch {
-		return nil, nil
+		return nil
 	}
 	raw, err := stream.DecodeBatch(e.Body)
 	if err != nil {
-		return nil, fmt.Errorf("batch %d/%d: %w", e.Origin, e.Seq, err)
+		return nil
 	}
 	out := make([]ledger.CheckedTx, 0, len(raw))
 	for _, b := range raw {
@@ -495,7 +501,7 @@ func (s *LedgerSim) batchTxs(e stream.Entry) ([]ledger.CheckedTx, error) {
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // submit lets a client submit a batch of 1 to 3 transfers through a random
@@ -595,7 +601,7 @@ func (s *LedgerSim) stateNonce(addr ledger.Address) uint64 {
 	if best == nil {
 		return 0
 	}
-	acct, err := best.m.State().Account(addr)
+	acct, err := best.m().State().Account(addr)
 	if err != nil {
 		return 0
 	}

@@ -11,10 +11,12 @@ import (
 	"github.com/ledgerd/ledgerd/ledger"
 )
 
-// This file models the node shell around one Machine: a durable store that
-// receives exactly what the shell persists, in Ready order; a Sequencer in
-// front of Machine.Deliver; repair, status and vote re-send; crash (kill -9,
-// possibly in the middle of a Ready's writes) and restart from the store.
+// This file is the simulator's validator: the node's own checkpoint.Shell
+// (Ready processing and restore are not modelled, they are the code that
+// ships) over a simulated journal that runs the checkers on every write and
+// can crash the validator before any effect of a Ready; a Sequencer in
+// front of the Shell; repair, status and vote re-send; crash (kill -9) and
+// restart with checkpoint.Open.
 
 // simMachineMaxHeld is the Machine's MaxHeldEntries in the simulation.
 const simMachineMaxHeld = 1024
@@ -32,7 +34,7 @@ type simStore struct {
 	// outbox[i] is the own entry with seq i+1.
 	outbox []stream.Entry
 	// delivered[k][i] is origin k's entry with seq i+1, stored when the
-	// Sequencer released it (before Machine.Deliver).
+	// Sequencer released it (before the Shell delivers it).
 	delivered [][]stream.Entry
 	trie      *ledger.MemNodeDB
 	// epochs[i] is the committed epoch i+1; the last one is the head.
@@ -63,8 +65,8 @@ func (st *simStore) head(g *ledger.Genesis) (checkpoint.Header, ledger.Hash) {
 	return r.header, r.hash
 }
 
-// simValidator is one validator: its store survives crashes; the Machine,
-// Sequencer and deferred queue are rebuilt on restart.
+// simValidator is one validator: its store survives crashes; the Shell
+// (with its Machine) and the Sequencer are rebuilt on restart.
 type simValidator struct {
 	sim       *LedgerSim
 	index     int
@@ -73,25 +75,34 @@ type simValidator struct {
 	downUntil int64
 	store     *simStore
 
-	m   *checkpoint.Machine
+	sh  *checkpoint.Shell
 	seq *stream.Sequencer
-	// deferred[k] are origin k's entries released by the Sequencer and
-	// stored, not yet accepted by the Machine (it answers ErrTooManyPending
-	// when an entry is too far ahead of its head); retried every tick.
-	deferred [][]stream.Entry
-	// stepped are the votes handed to the Machine since start, so a re-sent
-	// vote is not verified again; pruned below the last final epoch.
-	stepped map[simVoteKey]ledger.Hash
+	// executing are the epochs of the Ready being carried out (the vote
+	// checker accepts a vote for one of them before it is committed).
+	executing []checkpoint.EpochResult
+	// crashAfter is the number of effects of the current Ready to carry
+	// out before the validator dies (-1: it does not); effects counts them.
+	// crashNow is set once it is dead: no effect may follow.
+	crashAfter, effects int
+	crashNow            bool
+	// diverged is the failure a Ready reported (a divergence).
+	diverged error
 	// corrupted is set once MutationCorruptState struck.
 	corrupted bool
 }
+
+// errSimCrash is what a crash-injecting effect returns: the Shell stops
+// where the process would have died.
+var errSimCrash = errors.New("simulated crash")
+
+func (n *simValidator) m() *checkpoint.Machine { return n.sh.Machine() }
 
 func (n *simValidator) describe() string {
 	if !n.up {
 		return fmt.Sprintf("v%d down head=%d final=%d", n.index, n.store.headEpoch(), n.store.lastFinal())
 	}
 	return fmt.Sprintf("v%d head=%d final=%d own-epoch=%d delivered=%v", n.index, n.store.headEpoch(), n.store.lastFinal(),
-		n.m.CurrentEpoch(), n.m.Delivered())
+		n.m().CurrentEpoch(), n.m().Delivered())
 }
 
 func (n *simValidator) fail(check string, format string, args ...any) error {
@@ -101,96 +112,64 @@ func (n *simValidator) fail(check string, format string, args ...any) error {
 // crash kills the validator: everything not in its store is lost.
 func (n *simValidator) crash(why string) {
 	s := n.sim
-	n.up, n.m, n.seq, n.deferred = false, nil, nil, nil
+	s.result.ReadBack += n.sh.ReadBack()
+	n.up, n.sh, n.seq, n.executing = false, nil, nil, nil
 	n.downUntil = s.tick + 1 + s.rng.Int64N(s.opts.DownTicksMax)
 	s.result.Crashes++
 	s.tracef("crash v%d (%s), down until t=%d", n.index, why, n.downUntil)
 }
 
-// start builds the Machine from the store, as the shell does at boot:
-// Restore{Head, State, Pending, LastFinal, Voted}, then ReplayOwn of the
-// outbox after the head's cut, a Tick, re-delivery of stored entries of
-// others after the cut, a new Sequencer at the next seq per origin, and the
-// stored votes fed again.
+// shellDone interprets what a Shell method returned: nil, a crash the
+// effects injected (the validator goes down), or a failure.
+func (n *simValidator) shellDone(err error) error {
+	var f *SimFailure
+	switch {
+	case err == nil && n.diverged != nil:
+		return n.diverged
+	case err == nil && n.crashNow:
+		n.crash("after every effect of a Ready")
+		return nil
+	case err == nil:
+		return nil
+	case errors.Is(err, errSimCrash):
+		n.crash(fmt.Sprintf("after %d of a Ready's effects", n.crashAfter))
+		return nil
+	case n.diverged != nil:
+		return n.diverged
+	case errors.As(err, &f):
+		return f // a checker failed inside an effect
+	}
+	return n.fail("machine", "%v", err)
+}
+
+// start rebuilds the validator from its store with checkpoint.Open, the
+// node's restore, then starts a Sequencer where the journal ends.
 func (n *simValidator) start() error {
 	s, st, g := n.sim, n.store, n.sim.g
-	self := uint32(n.index)
-	cfg := checkpoint.DefaultConfig(g, self)
+	cfg := checkpoint.DefaultConfig(g, uint32(n.index))
 	cfg.MaxEpochsInFlight = s.opts.MaxEpochsInFlight
 	cfg.ClockSkewMs = s.opts.ClockSkewMs
 	cfg.MaxHeldEntries = simMachineMaxHeld
-	head, _ := st.head(g)
-	r := checkpoint.Restore{LastFinal: st.lastFinal(), Voted: make(map[uint64]checkpoint.Vote)}
-	var err error
-	if st.headEpoch() == 0 {
-		gen := g
-		if s.opts.Mutation == MutationInflateSupply && n.index == 0 {
-			inflated := *g
-			inflated.Alloc = append(slices.Clone(g.Alloc), ledger.Alloc{Address: ledger.Address{0x1f}, Balance: 7})
-			gen = &inflated
-		}
-		r.State, err = ledger.GenesisState(gen, st.trie)
-	} else {
-		r.Head = head
-		r.State, err = g.OpenState(st.trie, head.StateRoot)
-	}
-	if err != nil {
-		return n.fail("store", "reopen state at epoch %d: %v", head.Epoch, err)
-	}
-	for e := r.LastFinal + 1; e <= st.headEpoch(); e++ {
-		r.Pending = append(r.Pending, st.epochs[e-1].header)
-	}
-	for e, v := range st.ownVotes {
-		if e > r.LastFinal {
-			r.Voted[e] = v
-		}
-	}
-	m, err := checkpoint.NewMachine(cfg, r, checkpoint.KeySigner{Key: s.keys[n.index]})
+	n.crashAfter, n.crashNow, n.diverged = -1, false, nil
+	sh, err := checkpoint.Open(checkpoint.ShellConfig{Machine: cfg, Journal: simJournal{n}, Sender: simSender{n},
+		Signer: checkpoint.KeySigner{Key: s.keys[n.index]}, Check: s.batchTxs, Observer: simObserver{n}}, s.nowMs(n.index))
 	if err != nil {
 		return n.fail("machine", "restore: %v", err)
 	}
-	n.m, n.up = m, true
-	n.stepped = make(map[simVoteKey]ledger.Hash)
+	n.sh, n.up = sh, true
 	if st.headEpoch() > 0 {
 		if err := s.checker.conservation(n); err != nil {
 			return err
 		}
 	}
-	cut := make([]uint64, len(s.nodes))
-	if head.Epoch > 0 {
-		copy(cut, head.Cut)
+	start, err := sh.StreamPositions()
+	if err != nil {
+		return n.fail("store", "stream positions: %v", err)
 	}
-	for _, e := range st.outbox[cut[self]:] {
-		txs, err := s.batchTxs(e)
-		if err != nil {
-			return n.fail("store", "own entry: %v", err)
+	for k := range start {
+		if k != n.index && start[k].NextSeq != uint64(len(st.delivered[k]))+1 {
+			return n.fail("store", "stream of %d resumes at %d, the journal holds %d entries", k, start[k].NextSeq, len(st.delivered[k]))
 		}
-		if err := m.ReplayOwn(e, txs); err != nil {
-			return n.fail("machine", "replay own seq %d: %v", e.Seq, err)
-		}
-	}
-	s.tracef("start v%d: head=%d final=%d replayed own seqs %d..%d", n.index, head.Epoch, r.LastFinal, cut[self]+1, len(st.outbox))
-	if err := n.tickMachine(); err != nil || !n.up {
-		return err
-	}
-	start := make([]stream.OriginStart, len(s.nodes))
-	n.deferred = make([][]stream.Entry, len(s.nodes))
-	for k := range s.nodes {
-		if uint32(k) == self {
-			start[k] = stream.OriginStart{NextSeq: uint64(len(st.outbox)) + 1}
-			continue
-		}
-		closed := head.Epoch
-		if uint64(len(st.delivered[k])) < cut[k] {
-			return n.fail("store", "holds %d entries of %d, head cut is %d", len(st.delivered[k]), k, cut[k])
-		}
-		for _, e := range st.delivered[k][cut[k]:] {
-			n.deferred[k] = append(n.deferred[k], e)
-			if e.Kind == stream.KindMarker {
-				closed = e.Epoch
-			}
-		}
-		start[k] = stream.OriginStart{NextSeq: uint64(len(st.delivered[k])) + 1, ClosedEpoch: closed}
 	}
 	seq, err := stream.NewSequencer(stream.SequencerConfig{ChainID: g.ChainID, Origins: len(s.nodes),
 		WindowSeqs: simSequencerWindow, MaxHeldBytes: stream.MaxBodyBytes, RecentDigests: 64,
@@ -199,25 +178,14 @@ func (n *simValidator) start() error {
 		return n.fail("machine", "sequencer: %v", err)
 	}
 	n.seq = seq
-	if err := n.pump(); err != nil || !n.up {
-		return err
-	}
-	for _, e := range slices.Sorted(maps.Keys(st.received)) {
-		for _, k := range slices.Sorted(maps.Keys(st.received[e])) {
-			if err := n.stepVote(st.received[e][k]); err != nil || !n.up {
-				return err
-			}
-		}
-	}
-	return nil
+	head, _ := n.m().Head()
+	s.tracef("start v%d: head=%d final=%d next own seq %d", n.index, head.Epoch, n.m().LastFinal(), n.m().NextSeq())
+	return n.tickMachine()
 }
 
-// tickMachine advances the Machine's clock and carries out its effects.
+// tickMachine advances the Shell's clock.
 func (n *simValidator) tickMachine() error {
-	if err := n.m.Tick(n.sim.nowMs(n.index)); err != nil {
-		return n.fail("machine", "tick: %v", err)
-	}
-	return n.processReady()
+	return n.shellDone(n.sh.Tick(n.sim.nowMs(n.index)))
 }
 
 // onTick is the shell's timer: clock, deferred deliveries, repair requests
@@ -231,9 +199,6 @@ func (n *simValidator) onTick() error {
 		}
 	}
 	if err := n.tickMachine(); err != nil || !n.up {
-		return err
-	}
-	if err := n.pump(); err != nil || !n.up {
 		return err
 	}
 	for _, gap := range n.seq.Gaps(s.tick) {
@@ -251,7 +216,7 @@ func (n *simValidator) onTick() error {
 	}
 	phase := s.tick + int64(n.index)
 	if phase%s.opts.StatusIntervalTicks == 0 {
-		if err := s.broadcast(n.index, simNetMessage{kind: simStatus, delivered: n.m.Delivered(), lastFinal: n.store.lastFinal()}); err != nil {
+		if err := s.broadcast(n.index, simNetMessage{kind: simStatus, delivered: n.m().Delivered(), lastFinal: n.store.lastFinal()}); err != nil {
 			return err
 		}
 	}
@@ -274,7 +239,7 @@ func (n *simValidator) onTick() error {
 func (n *simValidator) corruptState() error {
 	s := n.sim
 	c := s.clients[0]
-	acct, err := n.m.State().Account(c.addr)
+	acct, err := n.m().State().Account(c.addr)
 	if err != nil {
 		return n.fail("machine", "corrupt: %v", err)
 	}
@@ -282,7 +247,7 @@ func (n *simValidator) corruptState() error {
 	if err := tx.Sign(c.key); err != nil {
 		return n.fail("machine", "corrupt: %v", err)
 	}
-	if _, err := n.m.State().Apply([]ledger.CheckedTx{ledger.CheckTx(tx, s.g.ChainID)}); err != nil {
+	if _, err := n.m().State().Apply([]ledger.CheckedTx{ledger.CheckTx(tx, s.g.ChainID)}); err != nil {
 		return n.fail("machine", "corrupt: %v", err)
 	}
 	s.tracef("mutation: corrupted v%d's state", n.index)
@@ -350,7 +315,7 @@ func (n *simValidator) answerRepair(to int, gap stream.Gap) error {
 }
 
 // addEntries feeds received entries to the Sequencer, stores what it
-// releases and hands it on to the Machine.
+// releases and hands it on to the Shell.
 func (n *simValidator) addEntries(entries []stream.Entry) error {
 	s := n.sim
 	for _, e := range entries {
@@ -360,11 +325,8 @@ func (n *simValidator) addEntries(entries []stream.Entry) error {
 		if s.opts.Mutation == MutationMarkerOvertakes && e.Kind == stream.KindMarker && e.Seq > n.seq.Next(e.Origin) {
 			// The mutated network lets the marker overtake its origin's
 			// earlier entries.
-			if err := n.m.Deliver(e, nil); err != nil {
+			if err := n.sh.Deliver(e, nil); err != nil {
 				return n.fail("machine", "deliver overtaking marker %d/%d: %v", e.Origin, e.Seq, err)
-			}
-			if err := n.processReady(); err != nil || !n.up {
-				return err
 			}
 			continue
 		}
@@ -381,10 +343,7 @@ func (n *simValidator) addEntries(entries []stream.Entry) error {
 				return n.fail("store", "released %d/%d after stored seq %d", r.Origin, r.Seq, len(*d))
 			}
 			*d = append(*d, r)
-			n.deferred[r.Origin] = append(n.deferred[r.Origin], r)
-		}
-		if len(released) > 0 {
-			if err := n.pump(); err != nil || !n.up {
+			if err := n.shellDone(n.sh.Deliver(r, s.batchTxs(r))); err != nil || !n.up {
 				return err
 			}
 		}
@@ -392,192 +351,136 @@ func (n *simValidator) addEntries(entries []stream.Entry) error {
 	return nil
 }
 
-// pump hands deferred entries to the Machine in seq order per origin; an
-// entry it cannot take yet (ErrTooManyPending) waits for the next tick.
-func (n *simValidator) pump() error {
-	for k := range n.deferred {
-		for n.up && len(n.deferred[k]) > 0 {
-			e := n.deferred[k][0]
-			txs, err := n.sim.batchTxs(e)
-			if err != nil {
-				return n.fail("machine", "%v", err)
-			}
-			if err := n.m.Deliver(e, txs); err != nil {
-				if errors.Is(err, checkpoint.ErrTooManyPending) {
-					n.sim.result.Deferred++
-					break
-				}
-				return n.fail("machine", "deliver %d/%d (epoch %d, %v): %v", e.Origin, e.Seq, e.Epoch, e.Kind, err)
-			}
-			n.deferred[k] = n.deferred[k][1:]
-			if err := n.processReady(); err != nil {
-				return err
-			}
-		}
-		if !n.up {
-			return nil
-		}
-	}
-	return nil
-}
-
-// stepVote persists a peer's vote and hands it to the Machine.
+// stepVote hands a peer's vote to the Shell, which stores it.
 func (n *simValidator) stepVote(v checkpoint.Vote) error {
-	st := n.store
-	if v.Epoch > st.lastFinal() && int(v.Validator) != n.index {
-		byValidator := st.received[v.Epoch]
-		if byValidator == nil {
-			byValidator = make(map[uint32]checkpoint.Vote)
-			st.received[v.Epoch] = byValidator
-		}
-		if _, ok := byValidator[v.Validator]; !ok {
-			byValidator[v.Validator] = v
-		}
-	}
-	key := simVoteKey{v.Validator, v.Epoch}
-	if h, ok := n.stepped[key]; ok && h == v.Hash {
+	if int(v.Validator) == n.index {
 		return nil
 	}
-	if v.Epoch > st.lastFinal() {
-		n.stepped[key] = v.Hash
-	}
-	if err := n.m.StepVote(v); err != nil && !errors.Is(err, checkpoint.ErrVoteOutOfWindow) {
+	err := n.sh.StepVote(v)
+	if errors.Is(err, checkpoint.ErrRejected) {
 		return n.fail("machine", "vote of %d for epoch %d: %v", v.Validator, v.Epoch, err)
 	}
-	return n.processReady()
+	return n.shellDone(err)
 }
 
-// propose submits client transactions to this validator's Machine.
+// propose submits client transactions to this validator's Shell.
 func (n *simValidator) propose(txs []ledger.CheckedTx) error {
 	if !n.up {
 		return nil
 	}
-	if err := n.m.Propose(txs); err != nil {
-		return n.fail("machine", "propose: %v", err)
-	}
-	return n.processReady()
+	return n.shellDone(n.sh.Propose(txs))
 }
 
-// processReady carries out the Machine's effects as the shell does (node's
-// handleReady): write the early entries and the votes, sync, send them,
-// commit the epochs, write and send the late entries, store the final
-// checkpoints, then Advance. With CrashInReadyProbability the validator
-// dies at a random step: while writing, after its votes are durable but
-// before they left, after they left but before its epochs were committed,
-// or before its late entries left.
-func (n *simValidator) processReady() error {
-	s := n.sim
-	for n.up && n.m.HasReady() {
-		rd := n.m.Ready()
-		early, late := rd.SplitEntries()
-		writes := len(rd.Entries) + len(rd.Epochs) + len(rd.Votes) + len(rd.Finalized)
-		crashAfter := -1
-		if !s.healed && writes > 0 && s.chance(s.opts.CrashInReadyProbability) {
-			crashAfter = s.rng.IntN(writes + 3) // each write, the two sends, the end
-		}
-		done := 0
-		step := func() bool {
-			if done == crashAfter {
-				return false
-			}
-			done++
-			return true
-		}
-		for _, e := range early {
-			if !step() {
-				n.crash("while writing entries")
-				return nil
-			}
-			if err := n.persistEntry(e); err != nil {
-				return err
-			}
-		}
-		for _, v := range rd.Votes {
-			if !step() {
-				n.crash("while writing votes")
-				return nil
-			}
-			if err := n.persistVote(v, rd.Epochs); err != nil {
-				return err
-			}
-		}
-		if !step() {
-			n.crash("after sync, before send")
-			return nil
-		}
-		if err := n.send(early, rd.Votes); err != nil {
-			return err
-		}
-		for _, r := range rd.Epochs {
-			if !step() {
-				n.crash("after sending votes, while committing epochs")
-				return nil
-			}
-			if err := n.persistEpoch(r); err != nil {
-				return err
-			}
-		}
-		if len(rd.Epochs) > 0 {
-			if err := s.checker.conservation(n); err != nil {
-				return err
-			}
-		}
-		for _, e := range late {
-			if !step() {
-				n.crash("after committing epochs, while writing entries")
-				return nil
-			}
-			if err := n.persistEntry(e); err != nil {
-				return err
-			}
-		}
-		if !step() {
-			n.crash("before sending the late entries")
-			return nil
-		}
-		if err := n.send(late, nil); err != nil {
-			return err
-		}
-		for _, c := range rd.Finalized {
-			if !step() {
-				n.crash("while writing final checkpoints")
-				return nil
-			}
-			if err := n.persistFinal(c); err != nil {
-				return err
-			}
-		}
-		if done == crashAfter {
-			n.crash("after every write")
-			return nil
-		}
-		if len(rd.Divergences) > 0 {
-			d := rd.Divergences[0]
-			return n.fail("divergence", "epoch %d: ours %s, certified %s", d.Epoch, d.Ours, d.Certified)
-		}
-		n.m.Advance(rd)
+// simJournal is a validator's checkpoint.Journal over its simStore. Every
+// write first runs the checkers on it and may crash the validator (a kill
+// -9 between two effects of a Ready, CrashInReadyProbability).
+type simJournal struct{ n *simValidator }
+
+// simSender broadcasts a validator's entries and votes; sends count as
+// effects for crash injection too.
+type simSender struct{ n *simValidator }
+
+// simObserver arms crash injection per Ready and checks divergences.
+type simObserver struct{ n *simValidator }
+
+// effect counts one effect of the current Ready and reports whether the
+// validator dies before carrying it out.
+func (n *simValidator) effect() error {
+	if n.crashNow || n.crashAfter >= 0 && n.effects == n.crashAfter {
+		n.crashNow = true
+		return errSimCrash
 	}
-	if n.up && n.m.Halted() {
-		return n.fail("divergence", "machine halted")
-	}
+	n.effects++
 	return nil
 }
 
-// send broadcasts own entries and votes.
-func (n *simValidator) send(entries []stream.Entry, votes []checkpoint.Vote) error {
-	s := n.sim
-	for _, e := range entries {
-		if err := s.broadcast(n.index, simNetMessage{kind: simEntry, entry: e}); err != nil {
-			return err
-		}
+func (o simObserver) BeforeReady(rd *checkpoint.Ready) {
+	n, s := o.n, o.n.sim
+	n.executing, n.effects, n.crashAfter = rd.Epochs, 0, -1
+	// Every write, sync and send of the Ready is an effect; the crash falls
+	// before a random one of them, or after the last.
+	effects := 2*len(rd.Entries) + 2*len(rd.Votes) + len(rd.Epochs) + len(rd.Finalized)
+	if rd.MustSync {
+		effects++
 	}
-	if len(votes) > 0 {
-		return s.broadcast(n.index, simNetMessage{kind: simVote, votes: votes})
+	if len(rd.Finalized) > 0 {
+		effects++
 	}
-	return nil
+	if !s.healed && effects > 0 && s.chance(s.opts.CrashInReadyProbability) {
+		n.crashAfter = s.rng.IntN(effects + 1)
+	}
 }
 
-func (n *simValidator) persistEntry(e stream.Entry) error {
+func (o simObserver) AfterReady(rd *checkpoint.Ready) {
+	n := o.n
+	if n.crashAfter == n.effects {
+		// Dies after the last effect, before Advance: a restart must not
+		// repeat or miss anything.
+		n.crashNow = true
+	}
+	if len(rd.Divergences) > 0 && n.diverged == nil {
+		d := rd.Divergences[0]
+		n.diverged = n.fail("divergence", "epoch %d: ours %s, certified %s", d.Epoch, d.Ours, d.Certified)
+	}
+}
+
+func (j simJournal) Head() (checkpoint.Header, error) {
+	h, _ := j.n.store.head(j.n.sim.g)
+	return h, nil
+}
+
+func (j simJournal) State(head checkpoint.Header) (*ledger.State, error) {
+	n, g := j.n, j.n.sim.g
+	if head.Epoch > 0 {
+		return g.OpenState(n.store.trie, head.StateRoot)
+	}
+	if n.sim.opts.Mutation == MutationInflateSupply && n.index == 0 {
+		inflated := *g
+		inflated.Alloc = append(slices.Clone(g.Alloc), ledger.Alloc{Address: ledger.Address{0x1f}, Balance: 7})
+		g = &inflated
+	}
+	return ledger.GenesisState(g, n.store.trie)
+}
+
+func (j simJournal) Header(epoch uint64) (checkpoint.Header, error) {
+	st := j.n.store
+	if epoch == 0 || epoch > st.headEpoch() {
+		return checkpoint.Header{}, checkpoint.ErrNotFound
+	}
+	return st.epochs[epoch-1].header, nil
+}
+
+func (j simJournal) LastFinal(head uint64) (uint64, error) { return min(j.n.store.lastFinal(), head), nil }
+
+func (j simJournal) Votes(epoch uint64) ([]checkpoint.Vote, error) {
+	st := j.n.store
+	var out []checkpoint.Vote
+	if v, ok := st.ownVotes[epoch]; ok {
+		out = append(out, v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(st.received[epoch])) {
+		out = append(out, st.received[epoch][k])
+	}
+	return out, nil
+}
+
+func (j simJournal) Entry(origin uint32, seq uint64) (stream.Entry, error) {
+	st := j.n.store
+	src := st.outbox
+	if int(origin) != j.n.index {
+		src = st.delivered[origin]
+	}
+	if seq == 0 || seq > uint64(len(src)) {
+		return stream.Entry{}, checkpoint.ErrNotFound
+	}
+	return src[seq-1], nil
+}
+
+func (j simJournal) PutOwnEntry(e stream.Entry) error {
+	n := j.n
+	if err := n.effect(); err != nil {
+		return err
+	}
 	st := n.store
 	if int(e.Origin) != n.index || e.Seq != uint64(len(st.outbox))+1 {
 		return n.fail("equivocation", "new own entry %d/%d after outbox of %d entries", e.Origin, e.Seq, len(st.outbox))
@@ -589,28 +492,51 @@ func (n *simValidator) persistEntry(e stream.Entry) error {
 	return nil
 }
 
-func (n *simValidator) persistEpoch(r checkpoint.EpochResult) error {
-	st := n.store
+func (j simJournal) PutVote(v checkpoint.Vote) error {
+	n, st := j.n, j.n.store
+	if int(v.Validator) != n.index {
+		if v.Epoch > st.lastFinal() {
+			byValidator := st.received[v.Epoch]
+			if byValidator == nil {
+				byValidator = make(map[uint32]checkpoint.Vote)
+				st.received[v.Epoch] = byValidator
+			}
+			if _, ok := byValidator[v.Validator]; !ok {
+				byValidator[v.Validator] = v
+			}
+		}
+		return nil
+	}
+	if err := n.effect(); err != nil {
+		return err
+	}
+	if err := n.sim.checker.ownVote(n, v, n.executing); err != nil {
+		return err
+	}
+	st.ownVotes[v.Epoch] = v
+	return nil
+}
+
+func (j simJournal) CommitEpoch(r *checkpoint.EpochResult) error {
+	n, st := j.n, j.n.store
+	if err := n.effect(); err != nil {
+		return err
+	}
 	prev, prevHash := st.head(n.sim.g)
-	if err := n.sim.checker.epoch(n, prev, prevHash, r); err != nil {
+	if err := n.sim.checker.epoch(n, prev, prevHash, *r); err != nil {
 		return err
 	}
 	st.trie.PutAll(r.Nodes)
 	st.epochs = append(st.epochs, simEpochRecord{header: r.Header, hash: r.Hash})
 	n.sim.tracef("v%d executed epoch %d: %d txs, cut %v, hash %.10s", n.index, r.Header.Epoch, r.Header.TxCount, r.Header.Cut, r.Hash.Hex())
-	return nil
+	return n.sim.checker.conservation(n)
 }
 
-func (n *simValidator) persistVote(v checkpoint.Vote, executing []checkpoint.EpochResult) error {
-	if err := n.sim.checker.ownVote(n, v, executing); err != nil {
+func (j simJournal) PutCertified(c checkpoint.Certified) error {
+	n, st := j.n, j.n.store
+	if err := n.effect(); err != nil {
 		return err
 	}
-	n.store.ownVotes[v.Epoch] = v
-	return nil
-}
-
-func (n *simValidator) persistFinal(c checkpoint.Certified) error {
-	st := n.store
 	var prev *checkpoint.Header
 	if len(st.final) > 0 {
 		prev = &st.final[len(st.final)-1].Header
@@ -620,12 +546,25 @@ func (n *simValidator) persistFinal(c checkpoint.Certified) error {
 	}
 	st.final = append(st.final, c)
 	delete(st.received, c.Header.Epoch)
-	for k := range n.stepped {
-		if k.epoch <= c.Header.Epoch {
-			delete(n.stepped, k)
-		}
-	}
 	delete(st.ownVotes, c.Header.Epoch)
 	n.sim.tracef("v%d final epoch %d (%d votes)", n.index, c.Header.Epoch, len(c.Certificate.Votes))
 	return nil
+}
+
+// Sync is an effect only: a crash keeps every write (power loss is not
+// modelled).
+func (j simJournal) Sync() error { return j.n.effect() }
+
+func (o simSender) SendEntry(e stream.Entry) error {
+	if err := o.n.effect(); err != nil {
+		return err
+	}
+	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simEntry, entry: e})
+}
+
+func (o simSender) SendVote(v checkpoint.Vote) error {
+	if err := o.n.effect(); err != nil {
+		return err
+	}
+	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simVote, votes: []checkpoint.Vote{v}})
 }

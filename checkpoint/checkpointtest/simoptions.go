@@ -86,7 +86,8 @@ type SimOptions struct {
 	PartitionTicksMax    int64
 	// CrashProbability crashes an up validator at a tick (kill -9 between
 	// steps); CrashInReadyProbability crashes it while it carries out a
-	// Ready, after a random prefix of the writes and before any send.
+	// Ready, before one of its effects (each write, sync and send, chosen
+	// uniformly) or after the last.
 	CrashProbability        float64
 	CrashInReadyProbability float64
 	// DownTicksMax bounds how long a crashed validator stays down (at least 1).
@@ -128,9 +129,6 @@ const (
 	simMinValidators = 4
 	// simSequencerWindow is the Sequencer hold-back window (entries).
 	simSequencerWindow = 256
-	// simMaxDeferred bounds the entries a shell keeps released by the
-	// Sequencer but not yet accepted by the Machine, per origin.
-	simMaxDeferred = 8192
 	// simMaxNetworkMessages bounds messages in flight in the simulated network.
 	simMaxNetworkMessages = 1 << 18
 	// simCertEpochsPerStatus bounds the certificates sent in answer to one status.
