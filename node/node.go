@@ -59,13 +59,13 @@ type admitted struct {
 
 // Node is a running validator.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	g      *ledger.Genesis
-	key    *ecdsa.PrivateKey
-	self   uint32
-	st     *store.Store
-	net    Network
+	cfg  Config
+	log  *slog.Logger
+	g    *ledger.Genesis
+	key  *ecdsa.PrivateKey
+	self uint32
+	st   *store.Store
+	net  Network
 	// sh is the validator's shell and Machine; only the loop steps it,
 	// others read through sh.Machine() on the loop only.
 	sh     *checkpoint.Shell

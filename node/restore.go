@@ -123,4 +123,3 @@ func (n *Node) findLastFinal(head uint64) (uint64, error) {
 	}
 	return 0, nil
 }
-

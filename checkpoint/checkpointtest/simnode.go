@@ -450,7 +450,9 @@ func (j simJournal) Header(epoch uint64) (checkpoint.Header, error) {
 	return st.epochs[epoch-1].header, nil
 }
 
-func (j simJournal) LastFinal(head uint64) (uint64, error) { return min(j.n.store.lastFinal(), head), nil }
+func (j simJournal) LastFinal(head uint64) (uint64, error) {
+	return min(j.n.store.lastFinal(), head), nil
+}
 
 func (j simJournal) Votes(epoch uint64) ([]checkpoint.Vote, error) {
 	st := j.n.store
