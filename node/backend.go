@@ -19,6 +19,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
@@ -45,7 +46,7 @@ func (b backend) ready() (*view, error) {
 	if v := b.v(); v != nil {
 		return v, nil
 	}
-	if p, ok := b.n.syncProg.get(); ok && b.n.syncProg.running() {
+	if p, ok := b.n.sync.Progress.Get(); ok && b.n.sync.Progress.Running() {
 		return nil, fmt.Errorf("state sync in progress (phase %s, target epoch %d, %d accounts so far; see /v1/status): %w",
 			p.Phase, p.TargetEpoch, p.Accounts, api.ErrNotSynced)
 	}
@@ -54,7 +55,7 @@ func (b backend) ready() (*view, error) {
 
 // stateSync is the running or last state sync for Status, nil if none ran.
 func (b backend) stateSync() *api.StateSync {
-	if p, ok := b.n.syncProg.get(); ok {
+	if p, ok := b.n.sync.Progress.Get(); ok {
 		return &p
 	}
 	return nil
@@ -72,7 +73,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 		}
 		if p := st.Sync.StateSync; p != nil {
 			st.Peers = p.Peers
-			if n.syncProg.running() {
+			if n.sync.Progress.Running() {
 				st.Sync.State, st.Sync.TargetEpoch = api.SyncSyncing, p.TargetEpoch
 			}
 		}
@@ -475,10 +476,8 @@ func (b backend) Validators(context.Context) ([]api.Validator, error) {
 	n := b.n
 	out := make([]api.Validator, len(n.g.Validators))
 	connected := map[uint32]bool{}
-	if pc, ok := n.net.(interface{ ConnectedValidators() []uint32 }); ok {
-		for _, k := range pc.ConnectedValidators() {
-			connected[k] = true
-		}
+	for _, k := range n.net.Validators() {
+		connected[k] = true
 	}
 	for i, v := range n.g.Validators {
 		out[i] = api.Validator{Index: uint32(i), Name: v.Name, Address: v.Address, Power: v.Power,
@@ -658,14 +657,14 @@ func (b backend) StateFile(_ context.Context, epoch uint64) (uint64, func(io.Wri
 	if epoch > v.lastFinal {
 		return 0, nil, fmt.Errorf("epoch %d is not final here (latest final %d): %w", epoch, v.lastFinal, api.ErrNotFound)
 	}
-	if err := checkExportable(b.n.st, epoch); err != nil {
-		if errors.Is(err, ErrNoHistory) || errors.Is(err, ErrNoCertificate) {
+	if err := statesync.CheckExportable(b.n.st, epoch); err != nil {
+		if errors.Is(err, statesync.ErrNoHistory) || errors.Is(err, statesync.ErrNoCertificate) {
 			return 0, nil, fmt.Errorf("state file: %v: %w", err, api.ErrNotFound)
 		}
 		return 0, nil, err
 	}
 	return epoch, func(w io.Writer) error {
-		_, err := ExportState(b.n.st, b.n.g, epoch, w)
+		_, err := statesync.ExportState(b.n.st, b.n.g, epoch, w)
 		return err
 	}, nil
 }

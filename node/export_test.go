@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/statesync"
 )
 
 // runHubUntilFinal runs the configured nodes over the in-process hub with
@@ -25,12 +26,12 @@ func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, 
 	nodes := make([]*Node, len(cfgs))
 	var wg sync.WaitGroup
 	for i, cfg := range cfgs {
-		n, err := open(cfg, Options{Network: h.nodes[i]})
+		n, err := open(cfg, Options{Network: h.nodes[i], ProbeWait: testProbeWait})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes[i] = n
-		wg.Go(func() { _ = n.serve(ctx, Options{Network: h.nodes[i]}) })
+		wg.Go(func() { _ = n.serve(ctx) })
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, n := range nodes {
@@ -78,7 +79,7 @@ func TestStateExportImport(t *testing.T) {
 	file := buf.Bytes()
 	t.Logf("state file: %d bytes, epoch %d, %d accounts", len(file), info.Epoch, info.Accounts)
 
-	v, err := ReadStateFile(g, bytes.NewReader(file))
+	v, err := statesync.ReadStateFile(g, bytes.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +90,16 @@ func TestStateExportImport(t *testing.T) {
 	for i := range file {
 		bad := bytes.Clone(file)
 		bad[i] ^= 0x01
-		if _, err := ReadStateFile(g, bytes.NewReader(bad)); !errors.Is(err, ErrStateFile) {
+		if _, err := statesync.ReadStateFile(g, bytes.NewReader(bad)); !errors.Is(err, statesync.ErrStateFile) {
 			t.Fatalf("byte %d flipped: accepted (err %v)", i, err)
 		}
 	}
 	for _, l := range []int{0, 10, 60, len(file) / 2, len(file) - 9, len(file) - 1} {
-		if _, err := ReadStateFile(g, bytes.NewReader(file[:l])); !errors.Is(err, ErrStateFile) {
+		if _, err := statesync.ReadStateFile(g, bytes.NewReader(file[:l])); !errors.Is(err, statesync.ErrStateFile) {
 			t.Fatalf("truncated to %d: accepted (err %v)", l, err)
 		}
 	}
-	if _, err := ReadStateFile(g, bytes.NewReader(append(bytes.Clone(file), 0))); !errors.Is(err, ErrStateFile) {
+	if _, err := statesync.ReadStateFile(g, bytes.NewReader(append(bytes.Clone(file), 0))); !errors.Is(err, statesync.ErrStateFile) {
 		t.Fatalf("trailing byte accepted: %v", err)
 	}
 
@@ -117,7 +118,7 @@ func TestStateExportImport(t *testing.T) {
 	}
 	bad := bytes.Clone(file)
 	bad[len(bad)-20] ^= 0x80 // inside the last account record
-	if _, err := ImportStateHome(newCfg, bytes.NewReader(bad)); !errors.Is(err, ErrStateFile) {
+	if _, err := ImportStateHome(newCfg, bytes.NewReader(bad)); !errors.Is(err, statesync.ErrStateFile) {
 		t.Fatalf("tampered import: %v", err)
 	}
 	if _, err := os.Stat(newCfg.Path(newCfg.DataDir)); !os.IsNotExist(err) {
@@ -131,18 +132,18 @@ func TestStateExportImport(t *testing.T) {
 	if got != info {
 		t.Fatalf("imported %+v, exported %+v", got, info)
 	}
-	if _, err := ImportStateHome(newCfg, bytes.NewReader(file)); !errors.Is(err, ErrStoreNotEmpty) {
+	if _, err := ImportStateHome(newCfg, bytes.NewReader(file)); !errors.Is(err, statesync.ErrStoreNotEmpty) {
 		t.Fatalf("second import: %v", err)
 	}
-	if _, err := ImportStateHome(cfgs[1], bytes.NewReader(file)); !errors.Is(err, ErrStoreNotEmpty) {
+	if _, err := ImportStateHome(cfgs[1], bytes.NewReader(file)); !errors.Is(err, statesync.ErrStoreNotEmpty) {
 		t.Fatalf("import into a used store: %v", err)
 	}
 
 	// The imported node restores at the cut, with no entry before it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := newHub(1, ctx)
-	n, err := open(newCfg, Options{Network: h.nodes[0]})
+	h := newHub(len(g.Validators), ctx)
+	n, err := open(newCfg, Options{Network: h.nodes[0], ProbeWait: testProbeWait})
 	if err != nil {
 		t.Fatal(err)
 	}

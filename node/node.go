@@ -23,23 +23,28 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
-// Network is what the node needs from the network layer (p2p implements it;
-// tests use an in-process hub).
+// Network is the network as the node sees it (p2p implements it, tests use
+// an in-process hub): gossip of the own stream and votes, in-order
+// delivery of the others' streams with repair, and request/response with
+// one validator for state sync and catch-up.
 type Network interface {
+	statesync.Network
 	// Publish gossips an entry of this node's outbox, already persisted.
 	Publish(e stream.Entry) error
 	// PublishVote gossips an encoded vote.
 	PublishVote(data []byte) error
+	// Start begins, or begins again, in-order delivery of the streams at
+	// start (one position per validator).
+	Start(start []stream.OriginStart) error
 	// Deliveries yields other validators' entries, signature-checked and in
 	// seq order per origin.
 	Deliveries() <-chan stream.Entry
 	// Votes yields encoded votes received from peers.
 	Votes() <-chan []byte
-	// Peers is the number of connected validators.
-	Peers() int
 }
 
 // verified is a delivered entry with its transactions checked.
@@ -98,8 +103,11 @@ type Node struct {
 	// publishes its first view; read it only after backend.ready.
 	verifyBacklog func() int
 
-	// syncProg is the state sync progress (statesync.go).
-	syncProg syncProgress
+	// sync serves and fetches certified state (node/statesync).
+	sync *statesync.Service
+	// closeNet closes the network the node built itself (nil for one the
+	// caller passed in Options).
+	closeNet func() error
 	// apiSrv is the API listener (servers.go); it opens before the
 	// start-up state sync so /v1/status shows its progress.
 	apiSrv *apiServer
@@ -120,10 +128,14 @@ type view struct {
 
 // Options are the parts of a node that tests replace.
 type Options struct {
-	// Network is the transport; nil means libp2p built from the config.
+	// Network is the transport, owned by the caller; nil means libp2p built
+	// from the config (and closed by the node).
 	Network Network
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ProbeWait bounds the start-up probe's wait for the other validators
+	// (statesync.Service.ProbeWait); 0 means the defaults.
+	ProbeWait time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -131,13 +143,17 @@ type Options struct {
 // ErrHalted is returned by Run when the node stopped after a divergence.
 var ErrHalted = errors.New("node: halted: our checkpoint differs from a certified one")
 
-// open loads the genesis, key and store and builds the machine.
+// open loads the genesis, key and store, joins the network, runs the
+// start-up state sync and restores the validator (tests; Run uses openCtx).
 func open(cfg Config, opts Options) (*Node, error) {
 	return openCtx(context.Background(), cfg, opts)
 }
 
-// openCtx is open; with libp2p it first runs the start-up state sync
-// (statesync.go), which ctx cancels.
+// openCtx opens a node: genesis, key, store, the API listener (so
+// /v1/status reports the start-up), the network with the sync protocol
+// served, the start-up state sync (statesync.OnStart, which ctx cancels),
+// the restore from the store, and stream delivery from where the store
+// ends.
 func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -164,34 +180,70 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st,
-		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs), genHash: g.Hash()}
+		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs), genHash: g.Hash(), mets: newMetrics(g, self)}
 	if n.now == nil {
 		n.now = time.Now
 	}
 	n.txs = newTxTracker(cfg.Mempool.MaxTxs*2, cfg.Mempool.MaxWait(g.EpochLengthMs), time.UnixMilli(g.GenesisTimeMs))
-	if err := n.checkGenesisMatches(); err != nil {
-		st.Close()
+	n.sync = &statesync.Service{G: g, Self: self, Store: st, Log: n.log.With("component", "statesync"), Now: n.now,
+		LastFinal: func() uint64 {
+			if v := n.view.Load(); v != nil {
+				return v.lastFinal
+			}
+			return 0
+		}, ProbeWait: opts.ProbeWait}
+	if err := n.start(ctx, opts); err != nil {
+		n.close()
 		return nil, err
 	}
-	if opts.Network == nil { // state sync before restore (statesync.go), the API answering its progress
-		if err := n.startAPI(); err != nil {
-			st.Close()
-			return nil, err
-		}
-		if err := n.syncOnStart(ctx); err != nil {
-			n.stopAPI()
-			st.Close()
-			return nil, err
-		}
-	}
-	if err := n.restore(); err != nil {
-		n.stopAPI()
-		st.Close()
-		return nil, err
-	}
-	n.mets = newMetrics(g, self)
 	n.mets.registerStore(st.TrimStats)
 	return n, nil
+}
+
+// start is openCtx after the store is open; on error the caller closes.
+func (n *Node) start(ctx context.Context, opts Options) error {
+	if err := n.checkGenesisMatches(); err != nil {
+		return err
+	}
+	if err := n.startAPI(); err != nil {
+		return err
+	}
+	n.net = opts.Network
+	if n.net == nil {
+		net, err := n.startP2P(ctx)
+		if err != nil {
+			return err
+		}
+		n.net, n.closeNet = net, net.Close
+	}
+	n.sync.Net = n.net
+	if err := n.sync.Serve(); err != nil {
+		return err
+	}
+	if err := n.sync.OnStart(ctx); err != nil {
+		return err
+	}
+	if err := n.restore(); err != nil {
+		return err
+	}
+	positions, err := n.sh.StreamPositions()
+	if err != nil {
+		return err
+	}
+	return n.net.Start(positions)
+}
+
+// close releases what openCtx acquired: API listener, network, store.
+func (n *Node) close() {
+	n.stopAPI()
+	if n.closeNet != nil {
+		if err := n.closeNet(); err != nil {
+			n.log.Warn("close network", "err", err)
+		}
+	}
+	if err := n.st.Close(); err != nil {
+		n.log.Error("close store", "err", err)
+	}
 }
 
 // LoadGenesis reads and validates a genesis file.
@@ -207,15 +259,10 @@ func LoadGenesis(path string) (*ledger.Genesis, error) {
 	return g, nil
 }
 
-const (
-	metaGenesis     = "genesis_hash"
-	metaGenesisRoot = "genesis_root"
-)
-
 // checkGenesisMatches refuses a data directory of another chain.
 func (n *Node) checkGenesisMatches() error {
 	want := n.genHash
-	got, err := n.st.Meta(metaGenesis)
+	got, err := n.st.Meta(store.MetaGenesisHash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil
@@ -235,32 +282,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return n.serve(ctx, opts)
+	return n.serve(ctx)
 }
 
-// serve runs an opened node until ctx ends and closes its store.
-func (n *Node) serve(ctx context.Context, opts Options) error {
-	defer func() {
-		if err := n.st.Close(); err != nil {
-			n.log.Error("close store", "err", err)
-		}
-	}()
-	defer n.stopAPI() // before the store closes (also if serve fails before startServers)
+// serve runs an opened node until ctx ends, then closes it.
+func (n *Node) serve(ctx context.Context) error {
+	defer n.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	if opts.Network != nil {
-		n.net = opts.Network
-	} else {
-		net, err := n.startP2P(ctx)
-		if err != nil {
-			return err
-		}
-		defer net.Close()
-		n.net = net
-	}
 	stopServers, err := n.startServers(ctx, &wg)
 	if err != nil {
 		return err
@@ -268,9 +300,18 @@ func (n *Node) serve(ctx context.Context, opts Options) error {
 	defer stopServers()
 	verifiedCh := n.startVerifier(ctx, &wg)
 	fetchedVotes := make(chan []byte, 256)
-	n.runCatchUp(ctx, &wg, fetchedVotes)
+	wg.Go(func() {
+		n.sync.CatchUp(ctx, func() (uint64, uint64, bool) {
+			v := n.view.Load()
+			if v == nil {
+				return 0, 0, false
+			}
+			return v.head.Epoch, v.lastFinal, true
+		}, fetchedVotes)
+	})
+	m := n.sh.Machine()
 	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
-		"chain", n.g.ChainID, "head", n.sh.Machine().CurrentEpoch()-1, "final", n.sh.Machine().LastFinal())
+		"chain", n.g.ChainID, "head", m.CurrentEpoch()-1, "final", m.LastFinal())
 	if n.cfg.MemoryLimitMiB > 0 {
 		// After start-up: decoding a large genesis or syncing state may
 		// need far more than the steady state.
@@ -437,7 +478,7 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 	}
 	c := store.EpochCommit{Epoch: r.Header.Epoch, Nodes: r.Nodes, StateRoot: r.Header.StateRoot,
 		Checkpoint: r.Header.Encode(), CheckpointHash: r.Hash, Receipts: receipts, TxIndex: idx, Snapshot: snap,
-		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes()}}
+		Meta: map[string][]byte{store.MetaGenesisHash: n.genesisHashBytes()}}
 	executed := n.now().Sub(n.boundaryOf(r.Header))
 	n.mets.observePhase("executed", executed)
 	t := n.now()
@@ -523,7 +564,7 @@ func (n *Node) publishView() error {
 	// Counting peers maps each peer ID to its address (a public key
 	// decompression and a hash): refreshed a few times a second only.
 	if old == nil || now.Sub(n.peersAt) >= viewRefresh {
-		n.peers, n.peersAt = n.net.Peers(), now
+		n.peers, n.peersAt = len(n.net.Validators()), now
 	}
 	v := &view{head: head, headHash: hash, lastFinal: m.LastFinal(), epoch: m.CurrentEpoch(),
 		peers: n.peers, halted: m.Halted()}

@@ -14,114 +14,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
-	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/api"
 )
-
-// hub is an in-process network: every published entry and vote reaches every
-// other node, in publish order, through unbounded per-node pumps (the real
-// transport's ordering is p2p's job and tested there).
-type hub struct {
-	nodes []*hubNet
-}
-
-type hubNet struct {
-	h       *hub
-	self    uint32
-	entries chan stream.Entry
-	votes   chan []byte
-	mu      sync.Mutex
-	qe      []stream.Entry
-	qv      [][]byte
-	wake    chan struct{}
-}
-
-func newHub(n int, ctx context.Context) *hub {
-	h := &hub{}
-	for i := 0; i < n; i++ {
-		hn := &hubNet{h: h, self: uint32(i), entries: make(chan stream.Entry), votes: make(chan []byte), wake: make(chan struct{}, 1)}
-		h.nodes = append(h.nodes, hn)
-		go hn.pump(ctx)
-	}
-	return h
-}
-
-func (hn *hubNet) pump(ctx context.Context) {
-	for {
-		hn.mu.Lock()
-		var e *stream.Entry
-		var v []byte
-		if len(hn.qe) > 0 {
-			e = &hn.qe[0]
-		} else if len(hn.qv) > 0 {
-			v = hn.qv[0]
-		}
-		hn.mu.Unlock()
-		switch {
-		case e != nil:
-			select {
-			case hn.entries <- *e:
-				hn.mu.Lock()
-				hn.qe = hn.qe[1:]
-				hn.mu.Unlock()
-			case <-ctx.Done():
-				return
-			}
-		case v != nil:
-			select {
-			case hn.votes <- v:
-				hn.mu.Lock()
-				hn.qv = hn.qv[1:]
-				hn.mu.Unlock()
-			case <-ctx.Done():
-				return
-			}
-		default:
-			select {
-			case <-hn.wake:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
-}
-
-func (hn *hubNet) push(e *stream.Entry, v []byte) {
-	hn.mu.Lock()
-	if e != nil {
-		hn.qe = append(hn.qe, *e)
-	} else {
-		hn.qv = append(hn.qv, v)
-	}
-	hn.mu.Unlock()
-	select {
-	case hn.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (hn *hubNet) Publish(e stream.Entry) error {
-	for _, o := range hn.h.nodes {
-		if o.self != hn.self {
-			o.push(&e, nil)
-		}
-	}
-	return nil
-}
-
-func (hn *hubNet) PublishVote(data []byte) error {
-	for _, o := range hn.h.nodes {
-		if o.self != hn.self {
-			o.push(nil, data)
-		}
-	}
-	return nil
-}
-
-func (hn *hubNet) Deliveries() <-chan stream.Entry { return hn.entries }
-func (hn *hubNet) Votes() <-chan []byte            { return hn.votes }
-func (hn *hubNet) Peers() int                      { return len(hn.h.nodes) - 1 }
 
 // testNetwork writes n validator homes with a 300 ms epoch and one funded
 // client key per validator.
@@ -176,12 +71,12 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(cfgs))
 	for i, cfg := range cfgs {
-		n, err := open(cfg, Options{Network: h.nodes[i]})
+		n, err := open(cfg, Options{Network: h.nodes[i], ProbeWait: testProbeWait})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nodes[i] = n
-		wg.Go(func() { errs <- n.serve(ctx, Options{Network: h.nodes[i]}) })
+		wg.Go(func() { errs <- n.serve(ctx) })
 	}
 	// Wait for the views to exist.
 	deadline := time.Now().Add(10 * time.Second)
@@ -249,7 +144,7 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 	// Re-open each store read-only through a fresh node: identical chains.
 	var chains [][]checkpoint.Certified
 	for _, cfg := range cfgs {
-		n, err := open(cfg, Options{Network: h.nodes[0]})
+		n, err := open(cfg, Options{Network: h.nodes[0], ProbeWait: testProbeWait})
 		if err != nil {
 			t.Fatal(err)
 		}

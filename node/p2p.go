@@ -11,48 +11,60 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
-// p2pPeer is the peer type of sync-protocol handlers.
-type p2pPeer = peer.ID
-
-// netCloser is a Network the node started and must close.
-type netCloser interface {
-	Network
-	Close() error
-}
-
-// libp2pNet adapts p2p.Network to the node's Network interface.
+// libp2pNet is the node's Network over p2p: validators are addressed by
+// index, mapped to their peer IDs from the genesis keys.
 type libp2pNet struct {
 	*p2p.Network
-	votes chan []byte
-	g     *ledger.Genesis
+	g *ledger.Genesis
+	// ids[k] is validator k's peer ID ("" if its key is unusable).
+	ids []peer.ID
 }
 
-func (l *libp2pNet) Votes() <-chan []byte { return l.votes }
+var _ Network = (*libp2pNet)(nil)
 
-// Peers is the number of connected validators.
-func (l *libp2pNet) Peers() int { return len(l.ConnectedValidators()) }
-
-// ConnectedValidators lists the indexes of connected validators.
-func (l *libp2pNet) ConnectedValidators() []uint32 {
+// Validators lists the indexes of the connected validators.
+func (l *libp2pNet) Validators() []uint32 {
 	var out []uint32
 	for _, id := range l.Network.Peers() {
-		addr, err := p2p.AddressFromPeerID(id)
-		if err != nil {
-			continue
-		}
-		if k, ok := l.g.ValidatorIndex(addr); ok {
-			out = append(out, k)
+		if k, ok := l.index(id); ok {
+			out = append(out, uint32(k))
 		}
 	}
 	return out
 }
 
-// p2pConfig is the libp2p configuration of this node, without stream
-// start positions (startP2P sets them from the machine).
-func (n *Node) p2pConfig() (p2p.Config, error) {
+func (l *libp2pNet) index(id peer.ID) (int, bool) {
+	addr, err := p2p.AddressFromPeerID(id)
+	if err != nil {
+		return -1, false
+	}
+	k, ok := l.g.ValidatorIndex(addr)
+	return int(k), ok
+}
+
+// Request sends one sync-protocol request to validator `to`.
+func (l *libp2pNet) Request(ctx context.Context, to uint32, kind byte, payload []byte) ([]byte, error) {
+	if int(to) >= len(l.ids) || l.ids[to] == "" {
+		return nil, fmt.Errorf("no peer ID for validator %d", to)
+	}
+	return l.Network.Request(ctx, l.ids[to], kind, payload)
+}
+
+// Handle serves kind with h; the requester is named by validator index.
+func (l *libp2pNet) Handle(kind byte, h statesync.Handler) error {
+	return l.RegisterHandler(kind, func(ctx context.Context, from peer.ID, payload []byte) ([]byte, error) {
+		k, _ := l.index(from)
+		return h(ctx, k, payload)
+	})
+}
+
+// startP2P starts the libp2p network from the config. Stream delivery
+// begins when the node calls Start, once it knows where its store ends.
+func (n *Node) startP2P(ctx context.Context) (*libp2pNet, error) {
 	cfg := p2p.DefaultConfig()
 	cfg.ChainID = n.g.ChainID
 	cfg.Key = n.key
@@ -66,7 +78,7 @@ func (n *Node) p2pConfig() (p2p.Config, error) {
 	if n.cfg.P2P.PSKFile != "" {
 		psk, err := readPSK(n.cfg.Path(n.cfg.P2P.PSKFile))
 		if err != nil {
-			return cfg, err
+			return nil, err
 		}
 		cfg.PSK = psk
 	}
@@ -75,50 +87,21 @@ func (n *Node) p2pConfig() (p2p.Config, error) {
 		return err
 	}
 	cfg.Logger = n.log.With("component", "p2p")
-	return cfg, nil
-}
-
-// startP2P starts the libp2p network from the config; the sequencer resumes
-// each origin's stream where the restored machine left it.
-func (n *Node) startP2P(ctx context.Context) (netCloser, error) {
-	cfg, err := n.p2pConfig()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Start, err = n.sh.StreamPositions(); err != nil {
-		return nil, err
-	}
 	net, err := p2p.New(ctx, cfg, n.st)
 	if err != nil {
 		return nil, fmt.Errorf("start p2p: %w", err)
 	}
-	if err := n.registerServing(net); err != nil {
-		net.Close()
-		return nil, err
-	}
-	if err := n.registerStateServing(net); err != nil { // state sync (statesync.go)
-		net.Close()
-		return nil, err
-	}
-	l := &libp2pNet{Network: net, votes: make(chan []byte, 1024), g: n.g}
-	n.mets.register(newP2PCollector(net.Stats, n.mets.labels))
-	go func() {
-		for {
-			select {
-			case v, ok := <-net.Votes():
-				if !ok {
-					return
-				}
-				select {
-				case l.votes <- v.Data:
-				case <-ctx.Done():
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
+	l := &libp2pNet{Network: net, g: n.g, ids: make([]peer.ID, len(n.g.Validators))}
+	for k, v := range n.g.Validators {
+		pub, err := crypto.DecompressPubkey(v.PublicKey)
+		if err != nil {
+			continue
 		}
-	}()
+		if l.ids[k], err = p2p.PeerIDFromPublicKey(pub); err != nil {
+			l.ids[k] = ""
+		}
+	}
+	n.mets.register(newP2PCollector(net.Stats, n.mets.labels))
 	n.log.Info("p2p started", "peer_id", net.ID().String(), "addrs", strings.Join(net.Addrs(), ","))
 	return l, nil
 }

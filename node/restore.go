@@ -36,7 +36,7 @@ func (n *Node) genesisRoot() ledger.Hash {
 		return *n.genRoot
 	}
 	var root ledger.Hash
-	if raw, err := n.st.Meta(metaGenesisRoot); err == nil && len(raw) == len(root) {
+	if raw, err := n.st.Meta(store.MetaGenesisRoot); err == nil && len(raw) == len(root) {
 		copy(root[:], raw)
 	} else { // a store written before the root was kept: rebuild it once
 		st, err := ledger.GenesisState(n.g, ledger.NewMemNodeDB())
@@ -75,23 +75,20 @@ func (n *Node) restore() error {
 	return nil
 }
 
-// initGenesis commits the genesis state as epoch 0 of a fresh store.
-// initGenesis writes the genesis state as epoch 0. It builds the trie in
-// one sorted pass (stateBuilder, the same as state import), which keeps only
-// the finished nodes: a genesis with a million accounts builds in seconds
-// instead of a minute, at a fraction of the memory of a mutable trie.
+// initGenesis writes the genesis state as epoch 0 of a fresh store, built
+// in one sorted pass (ledger.StateBuilder, as state sync and import do).
 func (n *Node) initGenesis() error {
 	allocs := slices.Clone(n.g.Alloc)
 	slices.SortFunc(allocs, func(a, b ledger.Alloc) int { return bytes.Compare(a.Address[:], b.Address[:]) })
-	b := newStateBuilder()
+	b := ledger.NewStateBuilder(uint64(len(allocs)))
 	for _, a := range allocs {
-		if err := b.add(a.Address, ledger.Account{Balance: a.Balance}); err != nil {
+		if err := b.Add(a.Address, ledger.Account{Balance: a.Balance}); err != nil {
 			return fmt.Errorf("genesis state: %w", err)
 		}
 	}
-	root := b.root()
-	err := n.st.CommitEpoch(store.EpochCommit{Epoch: 0, Nodes: b.nodes, StateRoot: root,
-		Meta: map[string][]byte{metaGenesis: n.genesisHashBytes(), metaGenesisRoot: root[:]}})
+	root := b.Root()
+	err := n.st.CommitEpoch(store.EpochCommit{Epoch: 0, Nodes: b.Nodes(), StateRoot: root,
+		Meta: map[string][]byte{store.MetaGenesisHash: n.genesisHashBytes(), store.MetaGenesisRoot: root[:]}})
 	if err != nil {
 		return fmt.Errorf("store genesis state: %w", err)
 	}

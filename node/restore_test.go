@@ -16,7 +16,7 @@ import (
 func TestRestoreKeepsVotePastHead(t *testing.T) {
 	cfgs, _, g := testNetwork(t, 4)
 	cfg := cfgs[0]
-	n, err := open(cfg, Options{Network: newHub(1, t.Context()).nodes[0]})
+	n, err := open(cfg, Options{Network: newHub(4, t.Context()).nodes[0], ProbeWait: testProbeWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestRestoreKeepsVotePastHead(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err = open(cfg, Options{Network: newHub(1, t.Context()).nodes[0]})
+	n, err = open(cfg, Options{Network: newHub(4, t.Context()).nodes[0], ProbeWait: testProbeWait})
 	if err != nil {
 		t.Fatal(err)
 	}

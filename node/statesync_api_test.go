@@ -23,7 +23,7 @@ func TestAPIDuringStateSync(t *testing.T) {
 	h := newHub(len(cfgs), ctx)
 	cfg := cfgs[0]
 	cfg.API.Listen = "127.0.0.1:0"
-	n, err := open(cfg, Options{Network: h.nodes[0]})
+	n, err := open(cfg, Options{Network: h.nodes[0], ProbeWait: testProbeWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,9 +35,11 @@ func TestAPIDuringStateSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The sync goroutine's updates, as syncOnStart makes them.
-	n.syncProg.p.Store(&api.StateSync{Phase: api.StateSyncProbing, StartedAtMs: time.Now().UnixMilli()})
-	n.syncProg.update(func(p *api.StateSync) { p.Peers, p.TargetEpoch = 2, 40 })
-	n.syncProg.update(func(p *api.StateSync) {
+	n.sync.Progress.Update(func(p *api.StateSync) {
+		*p = api.StateSync{Phase: api.StateSyncProbing, StartedAtMs: time.Now().UnixMilli()}
+	})
+	n.sync.Progress.Update(func(p *api.StateSync) { p.Peers, p.TargetEpoch = 2, 40 })
+	n.sync.Progress.Update(func(p *api.StateSync) {
 		p.Phase, p.Checkpoints, p.Accounts, p.Chunks, p.Bytes = api.StateSyncAccounts, 40, 8192, 1, 300_000
 	})
 	st, err := c.Status(ctx)
@@ -88,7 +90,7 @@ func TestAPIDuringStateSync(t *testing.T) {
 	scancel()
 
 	// Sync finished, restore running: "starting", the finished sync kept.
-	n.syncProg.update(func(p *api.StateSync) { p.Phase, p.FinishedAtMs = api.StateSyncDone, time.Now().UnixMilli() })
+	n.sync.Progress.Update(func(p *api.StateSync) { p.Phase, p.FinishedAtMs = api.StateSyncDone, time.Now().UnixMilli() })
 	st, err = c.Status(ctx)
 	if err != nil || st.Sync.State != api.SyncStarting || st.Sync.StateSync == nil || st.Sync.StateSync.Phase != api.StateSyncDone {
 		t.Fatalf("status after sync, before the loop: %+v %v", st, err)
@@ -99,7 +101,7 @@ func TestAPIDuringStateSync(t *testing.T) {
 	// The loop runs: the same listener serves the full API.
 	addr := n.apiSrv.addr
 	done := make(chan error, 1)
-	go func() { done <- n.serve(ctx, Options{Network: h.nodes[0]}) }()
+	go func() { done <- n.serve(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for n.view.Load() == nil && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

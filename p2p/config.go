@@ -47,8 +47,6 @@ type Config struct {
 	Observers []string
 	// PSK is an optional 32-byte private-network key; with it only TCP is used.
 	PSK []byte
-	// Start is where each origin's stream resumes (nil: all from seq 1).
-	Start []stream.OriginStart
 	// DeliverOwn: if true, this node's own entries also come out of
 	// Deliveries, in order with everything else.
 	DeliverOwn bool
@@ -155,8 +153,6 @@ func (c *Config) Validate() error {
 		return bad("no ListenAddrs")
 	case c.PSK != nil && len(c.PSK) != 32:
 		return bad("PSK must be 32 bytes, got %d", len(c.PSK))
-	case c.Start != nil && len(c.Start) != len(c.Validators):
-		return bad("Start has %d positions for %d validators", len(c.Start), len(c.Validators))
 	case c.DeliveryQueue <= 0 || c.VoteQueue <= 0 || c.InboundQueue <= 0 || c.PubsubQueue <= 0:
 		return bad("queue sizes must be positive")
 	case c.WindowSeqs == 0 || c.WindowSeqs > 1<<20:

@@ -128,25 +128,32 @@ func newCluster(t testing.TB, n int, tweak func(i int, c *Config)) *cluster {
 	return c
 }
 
-func (c *cluster) config(i int, start []stream.OriginStart) Config {
+func (c *cluster) config(i int) Config {
 	cfg := TestConfig()
 	cfg.ChainID = testChainID
 	cfg.Key = c.keys[i]
 	cfg.Validators = c.vals
 	cfg.Self = i
 	cfg.ListenAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", c.ports[i])}
-	cfg.Start = start
 	if c.tweak != nil {
 		c.tweak(i, &cfg)
 	}
 	return cfg
 }
 
+// start starts node i with its streams at start (nil: every origin from
+// seq 1).
 func (c *cluster) start(i int, start []stream.OriginStart) {
 	c.t.Helper()
-	n, err := New(context.Background(), c.config(i, start), c.srcs[i])
+	n, err := New(context.Background(), c.config(i), c.srcs[i])
 	if err != nil {
 		c.t.Fatalf("node %d: %v", i, err)
+	}
+	if start == nil {
+		start = make([]stream.OriginStart, len(c.vals))
+	}
+	if err := n.Start(start); err != nil {
+		c.t.Fatalf("node %d: start: %v", i, err)
 	}
 	nd := &node{net: n, src: c.srcs[i], got: make(map[uint32][]stream.Entry), at: make(map[[2]uint64]time.Time), done: make(chan struct{})}
 	c.nodes[i] = nd

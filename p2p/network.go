@@ -40,20 +40,12 @@ type EntrySource interface {
 // ctx and return at most MaxResponseBytes-1 bytes.
 type Handler func(ctx context.Context, from peer.ID, payload []byte) ([]byte, error)
 
-// Vote is a gossiped vote after the cheap validator: Data is opaque (the
-// node checks its signature), From is the neighbour that relayed it and
-// Validator that neighbour's index (-1 for an observer).
-type Vote struct {
-	From      peer.ID
-	Validator int
-	Data      []byte
-}
-
 // Publishing errors.
 var (
 	ErrNotValidator = errors.New("p2p: this node is not a validator")
 	ErrWrongOrigin  = errors.New("p2p: entry origin is not this node")
 	ErrClosed       = errors.New("p2p: network closed")
+	ErrNotStarted   = errors.New("p2p: stream delivery not started")
 	ErrVoteTooLarge = errors.New("p2p: vote too large")
 )
 
@@ -97,7 +89,7 @@ type Network struct {
 	known      chan knownHead
 	repairs    chan stream.Gap
 	deliveries chan stream.Entry
-	voteCh     chan Vote
+	voteCh     chan []byte
 	evidence   chan stream.Evidence
 
 	// heads[i] is the highest contiguous seq delivered from origin i,
@@ -117,10 +109,20 @@ type Network struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	pubMu     sync.Mutex // orders Publish: the local feed and gossip see one order
+
+	// started is set once Start ran: before, gossiped entries are dropped
+	// (repair recovers them) and Publish refuses.
+	started atomic.Bool
+	// seqMu guards the running sequence loop, which Start replaces.
+	seqMu   sync.Mutex
+	seqStop context.CancelFunc
+	seqDone chan struct{}
 }
 
-// New starts the host, joins the topics and starts the receiver, repair,
-// status and reconnect goroutines. Close stops them all.
+// New starts the host, joins the topics and starts the gossip, repair,
+// status and reconnect goroutines; the sync protocol is served at once.
+// Stream delivery begins with Start. Close, or the end of ctx, stops them
+// all.
 func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -143,7 +145,7 @@ func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 		known:      make(chan knownHead, 4*len(cfg.Validators)),
 		repairs:    make(chan stream.Gap, len(cfg.Validators)),
 		deliveries: make(chan stream.Entry, cfg.DeliveryQueue),
-		voteCh:     make(chan Vote, cfg.VoteQueue),
+		voteCh:     make(chan []byte, cfg.VoteQueue),
 		evidence:   make(chan stream.Evidence, 64),
 		heads:      make([]atomic.Uint64, len(cfg.Validators)),
 		repairing:  make([]atomic.Bool, len(cfg.Validators)),
@@ -153,29 +155,17 @@ func New(ctx context.Context, cfg Config, src EntrySource) (*Network, error) {
 	for i, v := range cfg.Validators {
 		n.addrIdx[v.Address] = i
 	}
-	seq, err := stream.NewSequencer(stream.SequencerConfig{
-		ChainID: cfg.ChainID, Origins: len(cfg.Validators), WindowSeqs: cfg.WindowSeqs,
-		MaxHeldBytes: cfg.MaxHeldBytes, RecentDigests: 1024, GapTimeout: cfg.GapTimeout.Milliseconds(),
-		MaxEvidence: 64, MaxGapsPerOrigin: 16,
-	}, cfg.Start)
-	if err != nil {
-		return nil, fmt.Errorf("p2p: sequencer: %w", err)
-	}
-	for i := range n.heads {
-		n.heads[i].Store(seq.Next(uint32(i)) - 1)
-	}
 	if err := n.startHost(); err != nil {
 		return nil, err
 	}
 	n.log = log.With("component", "p2p", "peer", n.self.String())
-	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.ctx, n.cancel = context.WithCancel(ctx)
 	if err := n.startPubsub(); err != nil {
 		n.cancel()
 		_ = n.host.Close()
 		return nil, err
 	}
 	n.host.SetStreamHandler(protocol.ID(SyncProtocol), n.serveStream)
-	n.wg.Go(func() { n.sequenceLoop(seq) })
 	n.wg.Go(n.gossipLoop)
 	n.wg.Go(n.voteLoop)
 	for range cfg.RepairWorkers {
@@ -399,6 +389,9 @@ func (n *Network) Publish(e stream.Entry) error {
 	if err := e.Verify(n.cfg.ChainID, n.cfg.Validators[n.cfg.Self].Address); err != nil {
 		return err
 	}
+	if !n.started.Load() {
+		return ErrNotStarted
+	}
 	data := e.Encode()
 	n.pubMu.Lock()
 	defer n.pubMu.Unlock()
@@ -430,8 +423,8 @@ func (n *Network) PublishVote(data []byte) error {
 // each exactly once (this node's own only with Config.DeliverOwn).
 func (n *Network) Deliveries() <-chan stream.Entry { return n.deliveries }
 
-// Votes yields gossiped votes that passed the cheap validator.
-func (n *Network) Votes() <-chan Vote { return n.voteCh }
+// Votes yields the bytes of gossiped votes that passed VoteValidator.
+func (n *Network) Votes() <-chan []byte { return n.voteCh }
 
 // Evidence yields misbehaviour proofs (equivocation, broken epoch rule).
 // It is bounded; evidence is dropped (and counted) if nobody reads.
@@ -466,18 +459,58 @@ func (n *Network) Close() error {
 	return err
 }
 
+// Start begins, or begins again, in-order delivery of every origin's
+// stream at start (one position per validator): a new sequencer replaces
+// the running one, whose undelivered entries are dropped. A node calls it
+// once it knows where its journal ends, and again after installing a state
+// that moved every position forward.
+func (n *Network) Start(start []stream.OriginStart) error {
+	if len(start) != len(n.cfg.Validators) {
+		return fmt.Errorf("%w: %d start positions for %d validators", ErrConfig, len(start), len(n.cfg.Validators))
+	}
+	seq, err := stream.NewSequencer(stream.SequencerConfig{
+		ChainID: n.cfg.ChainID, Origins: len(n.cfg.Validators), WindowSeqs: n.cfg.WindowSeqs,
+		MaxHeldBytes: n.cfg.MaxHeldBytes, RecentDigests: 1024, GapTimeout: n.cfg.GapTimeout.Milliseconds(),
+		MaxEvidence: 64, MaxGapsPerOrigin: 16,
+	}, start)
+	if err != nil {
+		return fmt.Errorf("p2p: sequencer: %w", err)
+	}
+	n.seqMu.Lock()
+	defer n.seqMu.Unlock()
+	if n.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if n.seqStop != nil {
+		n.seqStop()
+		<-n.seqDone
+	}
+	for i := range n.heads {
+		n.heads[i].Store(seq.Next(uint32(i)) - 1)
+	}
+	ctx, stop := context.WithCancel(n.ctx)
+	done := make(chan struct{})
+	n.seqStop, n.seqDone = stop, done
+	n.started.Store(true)
+	n.wg.Go(func() {
+		defer close(done)
+		n.sequenceLoop(ctx, seq)
+	})
+	return nil
+}
+
 func (n *Network) now() int64 { return time.Since(n.startAt).Milliseconds() }
 
-// sequenceLoop owns the Sequencer.
-func (n *Network) sequenceLoop(seq *stream.Sequencer) {
+// sequenceLoop owns one Sequencer until ctx ends (Close, or a new Start).
+func (n *Network) sequenceLoop(ctx context.Context, seq *stream.Sequencer) {
 	tick := time.NewTicker(max(n.cfg.GapTimeout/4, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-ctx.Done():
 			return
 		case in := <-n.inbound:
-			if !n.sequence(seq, in) {
+			if !n.sequence(ctx, seq, in) {
 				return
 			}
 		case k := <-n.known:
@@ -508,8 +541,8 @@ func (n *Network) scheduleRepairs(gaps []stream.Gap) {
 	}
 }
 
-// sequence adds one entry and delivers what it releases; false on Close.
-func (n *Network) sequence(seq *stream.Sequencer, in inboundEntry) bool {
+// sequence adds one entry and delivers what it releases; false once ctx ends.
+func (n *Network) sequence(ctx context.Context, seq *stream.Sequencer, in inboundEntry) bool {
 	released, st, err := seq.Add(in.entry, n.now())
 	switch st {
 	case stream.StatusDuplicate, stream.StatusStale:
@@ -542,7 +575,7 @@ func (n *Network) sequence(seq *stream.Sequencer, in inboundEntry) bool {
 		select {
 		case n.deliveries <- e:
 			n.stats.delivered.Add(1)
-		case <-n.ctx.Done():
+		case <-ctx.Done():
 			return false
 		}
 	}
@@ -565,7 +598,7 @@ func (n *Network) gossipLoop() {
 			continue // fed locally by Publish
 		}
 		e, ok := msg.ValidatorData.(stream.Entry)
-		if !ok {
+		if !ok || !n.started.Load() {
 			continue
 		}
 		n.stats.gossipReceived.Add(1)
@@ -586,12 +619,8 @@ func (n *Network) voteLoop() {
 		if msg.ReceivedFrom == n.self {
 			continue
 		}
-		idx, ok := n.validatorIndex(msg.ReceivedFrom)
-		if !ok {
-			idx = -1
-		}
 		select {
-		case n.voteCh <- Vote{From: msg.ReceivedFrom, Validator: idx, Data: msg.Data}:
+		case n.voteCh <- msg.Data:
 			n.stats.votesDelivered.Add(1)
 		case <-n.ctx.Done():
 			return
@@ -807,7 +836,7 @@ func (n *Network) handle(ctx context.Context, p peer.ID, kind byte, payload []by
 		if err != nil {
 			return nil, fmt.Errorf("entries origin=%d %d..%d: %w", q.Origin, q.From, to, err)
 		}
-		return EncodeEntryList(list), nil
+		return stream.EncodeList(list), nil
 	case KindStatus:
 		heads := make([]uint64, len(n.heads))
 		for i := range heads {

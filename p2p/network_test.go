@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,7 +248,7 @@ func TestNonValidatorRefused(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	c := newCluster(t, 2, nil)
-	good := c.config(0, nil)
+	good := c.config(0)
 	if err := good.Validate(); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
@@ -265,14 +266,13 @@ func TestConfigValidate(t *testing.T) {
 			v[0].Addr = v[1].Addr
 			c.Validators = v
 		}},
-		{"start length", func(c *Config) { c.Start = make([]stream.OriginStart, 1) }},
 		{"zero queue", func(c *Config) { c.DeliveryQueue = 0 }},
 		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"nope"} }},
 		{"udp listen", func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/4001/quic-v1"} }},
 		{"bad observer", func(c *Config) { c.Observers = []string{"nope"} }},
 	}
 	for _, tt := range tests {
-		cfg := c.config(0, nil)
+		cfg := c.config(0)
 		tt.mod(&cfg)
 		if err := cfg.Validate(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: Validate = %v; want ErrConfig", tt.name, err)
@@ -308,8 +308,8 @@ func TestPortInUseFails(t *testing.T) {
 	c := newCluster(t, 2, nil)
 	defer c.close()
 	c.start(0, nil)
-	cfg := c.config(1, nil)
-	cfg.ListenAddrs = c.config(0, nil).ListenAddrs
+	cfg := c.config(1)
+	cfg.ListenAddrs = c.config(0).ListenAddrs
 	n, err := New(context.Background(), cfg, newMemSource())
 	if err == nil {
 		n.Close()
@@ -318,4 +318,88 @@ func TestPortInUseFails(t *testing.T) {
 	if !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("error does not say the address is in use: %v", err)
 	}
+}
+
+// TestStartAndRestart: nothing is published or delivered before Start; a
+// second Start moves the streams forward, and entries before the new
+// positions are never delivered.
+func TestStartAndRestart(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	defer c.close()
+	n0, err := New(context.Background(), c.config(0), c.srcs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[0] = &node{net: n0, src: c.srcs[0], got: make(map[uint32][]stream.Entry), done: make(chan struct{})}
+	go c.nodes[0].collect()
+	box := newOutbox(c.keys[0], 0, 3)
+	first := box.next(t, txsOf(1, 8, 0))
+	c.srcs[0].put(first)
+	if err := n0.Publish(first); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Publish before Start = %v, want ErrNotStarted", err)
+	}
+	if err := n0.Start(make([]stream.OriginStart, 1)); !errors.Is(err, ErrConfig) {
+		t.Fatalf("Start with one position for two validators = %v, want ErrConfig", err)
+	}
+	if err := n0.Start(make([]stream.OriginStart, 2)); err != nil {
+		t.Fatal(err)
+	}
+	c.start(1, nil)
+	c.waitMesh(1)
+	if err := n0.Publish(first); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		e := box.next(t, txsOf(1, 8, 1))
+		c.srcs[0].put(e)
+		if err := n0.Publish(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.waitAll(1, []int{5, 0}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Node 1 jumps to origin 0's seq 9; 6..8, published after that, are
+	// never delivered.
+	var closed uint64
+	var later []stream.Entry
+	for range 5 { // 6..10
+		e := box.next(t, txsOf(1, 8, 2))
+		c.srcs[0].put(e)
+		later = append(later, e)
+		if e.Kind == stream.KindMarker && e.Seq < 9 {
+			closed = e.Epoch
+		}
+	}
+	for _, e := range box.all[:5] {
+		if e.Kind == stream.KindMarker {
+			closed = max(closed, e.Epoch)
+		}
+	}
+	if err := c.nodes[1].net.Start([]stream.OriginStart{{NextSeq: 9, ClosedEpoch: closed}, {}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range later {
+		if err := n0.Publish(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.waitAll(1, []int{7, 0}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	nd := c.nodes[1]
+	nd.mu.Lock()
+	got := seqsOf(nd.got[0])
+	nd.mu.Unlock()
+	if want := []uint64{1, 2, 3, 4, 5, 9, 10}; !slices.Equal(got, want) {
+		t.Fatalf("node 1 delivered seqs %v, want %v", got, want)
+	}
+}
+
+func seqsOf(es []stream.Entry) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Seq
+	}
+	return out
 }

@@ -132,49 +132,15 @@ func DecodeEntriesRequest(b []byte) (EntriesRequest, error) {
 	return q, nil
 }
 
-// EncodeEntryList frames encoded entries: count, then length-prefixed items.
-func EncodeEntryList(entries [][]byte) []byte {
-	n := 4
-	for _, e := range entries {
-		n += 4 + len(e)
-	}
-	b := make([]byte, 0, n)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(entries)))
-	for _, e := range entries {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(e)))
-		b = append(b, e...)
-	}
-	return b
-}
-
-// DecodeEntryList parses EncodeEntryList's output (items alias b); it does
-// not decode the entries themselves.
+// DecodeEntryList parses an entry list (stream.EncodeList of encoded
+// entries, at most MaxRangeSeqs; items alias b); it does not decode the
+// entries themselves.
 func DecodeEntryList(b []byte) ([][]byte, error) {
-	if len(b) < 4 {
-		return nil, fmt.Errorf("%w: entry list of %d bytes", ErrBadMessage, len(b))
+	list, err := stream.DecodeList(b, MaxRangeSeqs, stream.MaxEntryBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry list: %w", ErrBadMessage, err)
 	}
-	count := binary.BigEndian.Uint32(b)
-	rest := b[4:]
-	if uint64(count) > MaxRangeSeqs || uint64(count)*4 > uint64(len(rest)) {
-		return nil, fmt.Errorf("%w: %d entries in %d bytes", ErrBadMessage, count, len(rest))
-	}
-	out := make([][]byte, 0, count)
-	for i := uint32(0); i < count; i++ {
-		if len(rest) < 4 {
-			return nil, fmt.Errorf("%w: entry %d truncated", ErrBadMessage, i)
-		}
-		n := binary.BigEndian.Uint32(rest)
-		rest = rest[4:]
-		if n > stream.MaxEntryBytes || uint64(n) > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: entry %d of %d bytes", ErrBadMessage, i, n)
-		}
-		out = append(out, rest[:n:n])
-		rest = rest[n:]
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(rest))
-	}
-	return out, nil
+	return list, nil
 }
 
 // EncodeStatus encodes the highest contiguous seq held per origin.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/ledgerd/ledgerd/checkpoint/stream"
 )
 
 func TestSyncCodecs(t *testing.T) {
@@ -19,11 +21,11 @@ func TestSyncCodecs(t *testing.T) {
 		}
 	}
 	list := [][]byte{[]byte("a"), []byte("bcd")}
-	l, err := DecodeEntryList(EncodeEntryList(list))
+	l, err := DecodeEntryList(stream.EncodeList(list))
 	if err != nil || len(l) != 2 || string(l[1]) != "bcd" {
 		t.Fatalf("DecodeEntryList = %q, %v", l, err)
 	}
-	if _, err := DecodeEntryList(append(EncodeEntryList(list), 0)); !errors.Is(err, ErrBadMessage) {
+	if _, err := DecodeEntryList(append(stream.EncodeList(list), 0)); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("trailing list: %v", err)
 	}
 	if _, err := DecodeEntryList([]byte{0xff, 0xff, 0xff, 0xff}); !errors.Is(err, ErrBadMessage) {
@@ -64,14 +66,14 @@ func FuzzDecodeEntriesRequest(f *testing.F) {
 }
 
 func FuzzDecodeEntryList(f *testing.F) {
-	f.Add(EncodeEntryList([][]byte{[]byte("x"), {}}))
+	f.Add(stream.EncodeList([][]byte{[]byte("x"), {}}))
 	f.Add([]byte{0, 0, 0, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := DecodeEntryList(b)
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(EncodeEntryList(l), b) {
+		if !bytes.Equal(stream.EncodeList(l), b) {
 			t.Fatal("re-encode differs")
 		}
 	})

@@ -234,23 +234,65 @@ func DecodeMarker(b []byte) (Marker, error) {
 	return Marker{Epoch: binary.BigEndian.Uint64(b), TimeMs: int64(binary.BigEndian.Uint64(b[8:]))}, nil
 }
 
-// EncodeBatch encodes opaque transactions as a count followed by
-// length-prefixed items (big-endian uint32). The caller keeps the count at
-// most MaxBatchTxs, each item non-empty and the result at most MaxBodyBytes;
-// DecodeBatch rejects anything else.
-func EncodeBatch(txs [][]byte) []byte {
+// EncodeList encodes items as a big-endian uint32 count followed by the
+// items, each prefixed with its big-endian uint32 length: the one list
+// framing of the project (batch bodies, entry lists of the sync protocol).
+func EncodeList(items [][]byte) []byte {
 	n := 4
-	for _, tx := range txs {
-		n += 4 + len(tx)
+	for _, it := range items {
+		n += 4 + len(it)
 	}
 	b := make([]byte, 0, n)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(txs)))
-	for _, tx := range txs {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(tx)))
-		b = append(b, tx...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(items)))
+	for _, it := range items {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(it)))
+		b = append(b, it...)
 	}
 	return b
 }
+
+// DecodeList parses EncodeList's output, refusing more than maxItems items
+// or an item longer than maxItemBytes (ErrTooLarge), a short input
+// (ErrTruncated) and bytes after the last item (ErrTrailingBytes). The
+// returned items alias b.
+func DecodeList(b []byte, maxItems, maxItemBytes uint32) ([][]byte, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("%w: list of %d bytes", ErrTruncated, len(b))
+	}
+	count := binary.BigEndian.Uint32(b)
+	rest := b[4:]
+	if count > maxItems {
+		return nil, fmt.Errorf("%w: %d items > %d", ErrTooLarge, count, maxItems)
+	}
+	if uint64(count)*4 > uint64(len(rest)) {
+		return nil, fmt.Errorf("%w: %d items in %d bytes", ErrTruncated, count, len(rest))
+	}
+	items := make([][]byte, 0, count)
+	for i := uint32(0); i < count; i++ {
+		if len(rest) < 4 {
+			return nil, fmt.Errorf("%w: item %d length", ErrTruncated, i)
+		}
+		n := binary.BigEndian.Uint32(rest)
+		rest = rest[4:]
+		if n > maxItemBytes {
+			return nil, fmt.Errorf("%w: item %d of %d bytes > %d", ErrTooLarge, i, n, maxItemBytes)
+		}
+		if uint64(n) > uint64(len(rest)) {
+			return nil, fmt.Errorf("%w: item %d of %d bytes", ErrTruncated, i, n)
+		}
+		items = append(items, rest[:n:n])
+		rest = rest[n:]
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d after the list", ErrTrailingBytes, len(rest))
+	}
+	return items, nil
+}
+
+// EncodeBatch encodes opaque transactions as a list (EncodeList). The
+// caller keeps the count at most MaxBatchTxs, each item non-empty and the
+// result at most MaxBodyBytes; DecodeBatch rejects anything else.
+func EncodeBatch(txs [][]byte) []byte { return EncodeList(txs) }
 
 // BatchBytes returns the size EncodeBatch would produce for txs of the
 // given total byte size and count, so a batcher can cut before the limit.
@@ -261,35 +303,17 @@ func DecodeBatch(b []byte) ([][]byte, error) {
 	if len(b) > MaxBodyBytes {
 		return nil, fmt.Errorf("%w: batch %d bytes > %d", ErrTooLarge, len(b), MaxBodyBytes)
 	}
-	if len(b) < 4 {
-		return nil, fmt.Errorf("%w: batch %d bytes", ErrTruncated, len(b))
+	if len(b) >= 4 && binary.BigEndian.Uint32(b) > MaxBatchTxs {
+		return nil, fmt.Errorf("%w: %d > %d", ErrTooManyTxs, binary.BigEndian.Uint32(b), MaxBatchTxs)
 	}
-	count := binary.BigEndian.Uint32(b)
-	if count > MaxBatchTxs {
-		return nil, fmt.Errorf("%w: %d > %d", ErrTooManyTxs, count, MaxBatchTxs)
+	txs, err := DecodeList(b, MaxBatchTxs, MaxBodyBytes)
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
 	}
-	rest := b[4:]
-	if uint64(count)*4 > uint64(len(rest)) {
-		return nil, fmt.Errorf("%w: %d transactions in %d bytes", ErrTruncated, count, len(rest))
-	}
-	txs := make([][]byte, 0, count)
-	for i := uint32(0); i < count; i++ {
-		if len(rest) < 4 {
-			return nil, fmt.Errorf("%w: transaction %d length", ErrTruncated, i)
-		}
-		n := binary.BigEndian.Uint32(rest)
-		rest = rest[4:]
-		if n == 0 {
+	for i, tx := range txs {
+		if len(tx) == 0 {
 			return nil, fmt.Errorf("%w: transaction %d", ErrEmptyTx, i)
 		}
-		if uint64(n) > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: transaction %d of %d bytes", ErrTruncated, i, n)
-		}
-		txs = append(txs, rest[:n:n])
-		rest = rest[n:]
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d after batch", ErrTrailingBytes, len(rest))
 	}
 	return txs, nil
 }

@@ -504,6 +504,14 @@ func (s *Store) Node(hash common.Hash) ([]byte, error) {
 	return v, nil
 }
 
+// Metadata keys the node writes: the hash of the genesis the data
+// directory belongs to (every epoch commit carries it, so a directory of
+// another chain is refused), and the genesis state root.
+const (
+	MetaGenesisHash = "genesis_hash"
+	MetaGenesisRoot = "genesis_root"
+)
+
 // PutMeta stores a small metadata value under key, atomically.
 func (s *Store) PutMeta(key string, v []byte) error {
 	if err := checkMetaKey(key); err != nil {

@@ -1,15 +1,11 @@
-package node
+package statesync
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/trie"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
@@ -47,8 +43,6 @@ var (
 	ErrStateFile = errors.New("state file refused")
 	// ErrStoreNotEmpty: import only bootstraps an empty data directory.
 	ErrStoreNotEmpty = errors.New("data directory is not empty: import only bootstraps a new node (move the old data directory away first)")
-	// ErrNodeRunning: the store is locked by a running node.
-	ErrNodeRunning = errors.New("the data directory is in use by a running node: stop it first (the store lock allows one process)")
 	// ErrNoCertificate: the epoch is not final in this store.
 	ErrNoCertificate = errors.New("no certificate for the epoch in this store")
 	// ErrNoHistory: the store starts at a later epoch (it was bootstrapped
@@ -73,7 +67,7 @@ type StateInfo struct {
 // exported (checkExportable) before it writes anything, and streams through
 // a 64 KiB buffer: memory does not grow with the state.
 func ExportState(st *store.Store, g *ledger.Genesis, epoch uint64, w io.Writer) (StateInfo, error) {
-	if err := checkExportable(st, epoch); err != nil {
+	if err := CheckExportable(st, epoch); err != nil {
 		return StateInfo{}, fmt.Errorf("export: %w", err)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
@@ -118,10 +112,10 @@ func ExportState(st *store.Store, g *ledger.Genesis, epoch uint64, w io.Writer) 
 	return StateInfo{Epoch: epoch, Hash: last.Hash(), StateRoot: last.StateRoot, Accounts: count}, nil
 }
 
-// checkExportable reports, cheaply, whether epoch's state file can be
+// CheckExportable reports, cheaply, whether epoch's state file can be
 // written from st: epoch >= 1, at or below the head, certified, and the
 // store holds the certified chain from epoch 1 (not bootstrapped later).
-func checkExportable(st *store.Store, epoch uint64) error {
+func CheckExportable(st *store.Store, epoch uint64) error {
 	if epoch == 0 {
 		return errors.New("epoch must be at least 1 (epoch 0 is the genesis file)")
 	}
@@ -145,9 +139,9 @@ func checkExportable(st *store.Store, epoch uint64) error {
 	return nil
 }
 
-// latestCertified is the highest epoch at or below st's head with a
+// LatestCertified is the highest epoch at or below st's head with a
 // certificate (0 if none).
-func latestCertified(st *store.Store) (uint64, error) {
+func LatestCertified(st *store.Store) (uint64, error) {
 	head, ok, err := st.Head()
 	if err != nil || !ok {
 		return 0, err
@@ -215,53 +209,6 @@ func (v *VerifiedState) Info() StateInfo {
 		StateRoot: v.Certified.Header.StateRoot, Accounts: v.Accounts}
 }
 
-// stateBuilder rebuilds the state trie from accounts given in strictly
-// ascending address order, keeping the nodes it produces.
-type stateBuilder struct {
-	st    *trie.StackTrie
-	nodes map[ledger.Hash][]byte
-	last  ledger.Address
-	count uint64
-}
-
-func newStateBuilder() *stateBuilder {
-	b := &stateBuilder{nodes: make(map[ledger.Hash][]byte)}
-	b.st = trie.NewStackTrie(func(_ []byte, h common.Hash, blob []byte) {
-		b.nodes[h] = bytes.Clone(blob)
-	})
-	return b
-}
-
-// add appends one account; order and content are checked.
-func (b *stateBuilder) add(a ledger.Address, acct ledger.Account) error {
-	if b.count > 0 && bytes.Compare(a[:], b.last[:]) <= 0 {
-		return fmt.Errorf("account %s is not after %s (accounts must be in strictly ascending order)", a, b.last)
-	}
-	if acct == (ledger.Account{}) {
-		return fmt.Errorf("account %s is empty (empty accounts are not stored)", a)
-	}
-	if b.count >= MaxStateAccounts {
-		return fmt.Errorf("more than %d accounts", MaxStateAccounts)
-	}
-	var v [16]byte
-	binary.BigEndian.PutUint64(v[:8], acct.Balance)
-	binary.BigEndian.PutUint64(v[8:], acct.Nonce)
-	if err := b.st.Update(a[:], v[:]); err != nil {
-		return fmt.Errorf("account %s: %w", a, err)
-	}
-	b.last = a
-	b.count++
-	return nil
-}
-
-// root finishes the trie and returns its root (EmptyRoot for no accounts).
-func (b *stateBuilder) root() ledger.Hash {
-	if b.count == 0 {
-		return ledger.EmptyRoot
-	}
-	return b.st.Hash()
-}
-
 // ReadStateFile reads and verifies a state file against g: the chain of
 // certified checkpoints from the genesis, and the accounts against the
 // last checkpoint's state_root. Any error wraps ErrStateFile.
@@ -309,24 +256,24 @@ func readStateFile(g *ledger.Genesis, r *bufio.Reader) (*VerifiedState, error) {
 		last = c
 		prev = &last.Header
 	}
-	b := newStateBuilder()
+	b := ledger.NewStateBuilder(MaxStateAccounts)
 	var rec [accountRecordBytes]byte
 	for {
 		tag, err := r.ReadByte()
 		if err != nil {
-			return nil, fmt.Errorf("accounts: truncated after %d accounts: %w", b.count, err)
+			return nil, fmt.Errorf("accounts: truncated after %d accounts: %w", b.Count(), err)
 		}
 		if tag == 0 {
 			break
 		}
 		if tag != 1 {
-			return nil, fmt.Errorf("accounts: bad record tag %d after %d accounts", tag, b.count)
+			return nil, fmt.Errorf("accounts: bad record tag %d after %d accounts", tag, b.Count())
 		}
 		if _, err := io.ReadFull(r, rec[:]); err != nil {
-			return nil, fmt.Errorf("accounts: truncated record %d: %w", b.count, err)
+			return nil, fmt.Errorf("accounts: truncated record %d: %w", b.Count(), err)
 		}
 		a, acct := decodeAccountRecord(rec[:])
-		if err := b.add(a, acct); err != nil {
+		if err := b.Add(a, acct); err != nil {
 			return nil, fmt.Errorf("accounts: %w", err)
 		}
 	}
@@ -334,16 +281,16 @@ func readStateFile(g *ledger.Genesis, r *bufio.Reader) (*VerifiedState, error) {
 	if _, err := io.ReadFull(r, cnt[:]); err != nil {
 		return nil, fmt.Errorf("accounts: truncated count: %w", err)
 	}
-	if n := binary.BigEndian.Uint64(cnt[:]); n != b.count {
-		return nil, fmt.Errorf("accounts: file says %d accounts, holds %d", n, b.count)
+	if n := binary.BigEndian.Uint64(cnt[:]); n != b.Count() {
+		return nil, fmt.Errorf("accounts: file says %d accounts, holds %d", n, b.Count())
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
 		return nil, errors.New("trailing bytes after the account count")
 	}
-	if root := b.root(); root != last.Header.StateRoot {
+	if root := b.Root(); root != last.Header.StateRoot {
 		return nil, fmt.Errorf("accounts rebuild state root %s, the certified checkpoint of epoch %d has %s", root, epoch, last.Header.StateRoot)
 	}
-	return &VerifiedState{Certified: last, Nodes: b.nodes, Accounts: b.count}, nil
+	return &VerifiedState{Certified: last, Nodes: b.Nodes(), Accounts: b.Count()}, nil
 }
 
 func decodeAccountRecord(b []byte) (ledger.Address, ledger.Account) {
@@ -378,26 +325,26 @@ func decodeCertified(rawH, rawC []byte) (checkpoint.Certified, error) {
 	return checkpoint.Certified{Header: h, Certificate: c}, nil
 }
 
-// installState bootstraps st at v's epoch: certificate, then the epoch
+// Install bootstraps st at v's epoch: certificate, then the epoch
 // commit (trie nodes, checkpoint, genesis marker), then fsync. A crash
 // before the commit's head write leaves the store without a head, i.e. as
 // fresh as before (the stray certificate is harmless and overwritten).
-func installState(st *store.Store, g *ledger.Genesis, v *VerifiedState) error {
+func Install(st *store.Store, g *ledger.Genesis, v *VerifiedState) error {
 	h := v.Certified.Header
 	if err := st.PutCertificate(h.Epoch, v.Certified.Certificate.Encode()); err != nil {
 		return err
 	}
 	gh := g.Hash()
 	err := st.CommitEpoch(store.EpochCommit{Epoch: h.Epoch, Nodes: v.Nodes, StateRoot: h.StateRoot,
-		Checkpoint: h.Encode(), CheckpointHash: h.Hash(), Meta: map[string][]byte{metaGenesis: gh[:]}})
+		Checkpoint: h.Encode(), CheckpointHash: h.Hash(), Meta: map[string][]byte{store.MetaGenesisHash: gh[:]}})
 	if err != nil {
 		return err
 	}
 	return st.Sync()
 }
 
-// storeIsEmpty reports whether st has no head and no entries.
-func storeIsEmpty(st *store.Store, validators int) (bool, error) {
+// StoreIsEmpty reports whether st has no head and no entries.
+func StoreIsEmpty(st *store.Store, validators int) (bool, error) {
 	if _, ok, err := st.Head(); err != nil || ok {
 		return false, err
 	}
@@ -407,69 +354,4 @@ func storeIsEmpty(st *store.Store, validators int) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// openStoreFor opens cfg's store, mapping a held lock to ErrNodeRunning.
-func openStoreFor(cfg Config) (*store.Store, error) {
-	st, err := store.Open(cfg.Path(cfg.DataDir), store.DefaultOptions())
-	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s: %w", cfg.Path(cfg.DataDir), ErrNodeRunning)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
-	}
-	return st, nil
-}
-
-// ExportStateHome exports epoch's state from the (stopped) node of cfg;
-// epoch 0 means the latest certified epoch of its store.
-func ExportStateHome(cfg Config, epoch uint64, w io.Writer) (StateInfo, error) {
-	g, err := LoadGenesis(cfg.Path(cfg.GenesisFile))
-	if err != nil {
-		return StateInfo{}, err
-	}
-	st, err := openStoreFor(cfg)
-	if err != nil {
-		return StateInfo{}, err
-	}
-	defer st.Close()
-	if epoch == 0 {
-		if epoch, err = latestCertified(st); err != nil {
-			return StateInfo{}, err
-		}
-		if epoch == 0 {
-			return StateInfo{}, fmt.Errorf("export: no final epoch in this store: %w", ErrNoCertificate)
-		}
-	}
-	return ExportState(st, g, epoch, w)
-}
-
-// ImportStateHome verifies a state file against cfg's genesis and
-// bootstraps cfg's empty data directory at its epoch. The file is verified
-// completely before the store is opened: a refused file changes nothing.
-func ImportStateHome(cfg Config, r io.Reader) (StateInfo, error) {
-	g, err := LoadGenesis(cfg.Path(cfg.GenesisFile))
-	if err != nil {
-		return StateInfo{}, err
-	}
-	v, err := ReadStateFile(g, r)
-	if err != nil {
-		return StateInfo{}, err
-	}
-	st, err := openStoreFor(cfg)
-	if err != nil {
-		return StateInfo{}, err
-	}
-	defer st.Close()
-	empty, err := storeIsEmpty(st, len(g.Validators))
-	if err != nil {
-		return StateInfo{}, err
-	}
-	if !empty {
-		return StateInfo{}, fmt.Errorf("%s: %w", cfg.Path(cfg.DataDir), ErrStoreNotEmpty)
-	}
-	if err := installState(st, g, v); err != nil {
-		return StateInfo{}, fmt.Errorf("install state: %w", err)
-	}
-	return v.Info(), nil
 }
