@@ -9,8 +9,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -19,6 +17,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/node/mempool"
 	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/node/store"
 )
@@ -68,7 +67,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 			ChainID: n.g.ChainID,
 			Self:    api.Self{Address: n.g.Validators[n.self].Address, Index: n.self, Name: n.g.Validators[n.self].Name},
 			Sync:    api.SyncStatus{State: api.SyncStarting, StateSync: b.stateSync()},
-			Mempool: api.MempoolInfo{Capacity: cap(n.mempCh)},
+			Mempool: api.MempoolInfo{Capacity: n.pool.Capacity()},
 			Version: Version,
 		}
 		if p := st.Sync.StateSync; p != nil {
@@ -92,7 +91,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 		LatestFinal: api.EpochRef{Epoch: v.lastFinal, Hash: v.finalHash},
 		Peers:       v.peers,
 		Sync:        api.SyncStatus{State: sync, TargetEpoch: v.lastFinal, StateSync: b.stateSync()},
-		Mempool:     api.MempoolInfo{Size: len(n.mempCh), Capacity: cap(n.mempCh)},
+		Mempool:     api.MempoolInfo{Size: n.pool.Queued(), Capacity: n.pool.Capacity()},
 		Version:     Version,
 	}, nil
 }
@@ -270,40 +269,17 @@ func (b backend) SubmitTx(_ context.Context, raw []byte) (common.Hash, error) {
 	if err != nil {
 		return common.Hash{}, err
 	}
-	n := b.n
-	tx, err := ledger.DecodeTx(raw)
-	if err != nil {
-		n.mets.txsSubmitted.WithLabelValues("malformed").Inc()
-		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, err)
-	}
-	// Refuse before the signature recovery when the node cannot take more.
-	if r, d := n.room(v, n.now()); r != admitOK {
-		return common.Hash{}, n.refuse(r, d)
-	}
-	checked := ledger.CheckTx(tx, n.g.ChainID)
-	if checked.Err != nil {
-		n.mets.txsSubmitted.WithLabelValues(ledger.StatusOf(checked.Err).String()).Inc()
-		return common.Hash{}, fmt.Errorf("%w: %v", api.ErrInvalidTx, checked.Err)
-	}
-	if v := b.v(); v.halted {
+	if v.halted {
 		return common.Hash{}, fmt.Errorf("node halted after a divergence: %w", api.ErrNotSynced)
 	}
-	switch r := n.txs.admit(checked.Hash, n.now()); r {
-	case admitDuplicate:
-		n.mets.txsSubmitted.WithLabelValues("duplicate").Inc()
-		return checked.Hash, nil // idempotent: already pending here
-	case admitFull, admitBehind:
-		return common.Hash{}, n.refuse(r, 0)
+	h, err := b.n.pool.Submit(raw, b.n.now())
+	switch {
+	case errors.Is(err, mempool.ErrInvalid):
+		return common.Hash{}, fmt.Errorf("%w: %w", api.ErrInvalidTx, err)
+	case errors.Is(err, mempool.ErrFull):
+		return common.Hash{}, fmt.Errorf("%w: %w", err, api.ErrMempoolFull)
 	}
-	select {
-	case n.mempCh <- admitted{tx: checked, received: n.now()}:
-		n.mets.txsSubmitted.WithLabelValues("accepted").Inc()
-		return checked.Hash, nil
-	default:
-		n.txs.executed(checked.Hash)
-		n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
-		return common.Hash{}, fmt.Errorf("mempool holds %d transactions: %w", cap(n.mempCh), api.ErrMempoolFull)
-	}
+	return h, err
 }
 
 func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
@@ -339,7 +315,7 @@ func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return out, err
 	}
-	if b.n.txs.pending(hash) {
+	if b.n.pool.Pending(hash) {
 		out.Status = api.TxPending
 	}
 	return out, nil
@@ -484,159 +460,6 @@ func (b backend) Validators(context.Context) ([]api.Validator, error) {
 			PeerID: peerIDString(v), Connected: connected[uint32(i)] || uint32(i) == n.self, Self: uint32(i) == n.self}
 	}
 	return out, nil
-}
-
-// txTracker remembers the transactions this node admitted until they are
-// executed, bounding the mempool and answering "pending". With maxWait > 0
-// it also refuses new transactions while the oldest one it admitted has
-// waited longer than maxWait: a network that finalizes less than clients
-// submit then answers 429 instead of queueing minutes of work.
-type txTracker struct {
-	mu      sync.Mutex
-	limit   int
-	maxWait time.Duration
-	// genesis is the chain's genesis time: a wait before it does not count
-	// (transactions submitted before the first epoch can close).
-	genesis time.Time
-	m       map[common.Hash]time.Time
-	// order is admission order (only with maxWait > 0); entries whose
-	// transaction was executed are dropped lazily from the front.
-	order []trackedTx
-	head  int
-}
-
-type trackedTx struct {
-	h  common.Hash
-	at time.Time
-}
-
-type admitResult int
-
-const (
-	admitOK admitResult = iota
-	admitDuplicate
-	admitFull
-	admitBehind
-	admitLagging
-)
-
-// room reports whether the node takes a new transaction now: the
-// tracker's limits (admitFull, admitBehind with the oldest wait), then
-// the execution lag (admitLagging with the lag) while the node is busy:
-// entries wait for verification while an epoch waits for execution.
-// Behind but idle is a stalled network waiting for a validator's marker,
-// which MaxWaitMs alone governs.
-func (n *Node) room(v *view, now time.Time) (admitResult, time.Duration) {
-	if r, wait := n.txs.room(now); r != admitOK {
-		return r, wait
-	}
-	if maxLag := n.cfg.Mempool.MaxLag(); maxLag > 0 && n.verifyBacklog != nil && n.verifyBacklog() > 0 {
-		if lag := executionLag(n.g, v.head, now); lag > maxLag {
-			return admitLagging, lag
-		}
-	}
-	return admitOK, 0
-}
-
-// executionLag is how long ago the snapshot that will execute the epoch
-// after head began, or 0 if it has not begun yet. In a network that keeps
-// up it stays below the time one epoch takes from its boundary to its
-// execution (tens of milliseconds); under overload every node's backlog of
-// batches to verify holds back the markers behind them, and it grows.
-func executionLag(g *ledger.Genesis, head checkpoint.Header, now time.Time) time.Duration {
-	return max(0, now.Sub(time.UnixMilli(checkpoint.ScheduledBoundary(g, head))))
-}
-
-// refuse counts and explains a submission the node has no room for.
-func (n *Node) refuse(r admitResult, wait time.Duration) error {
-	if r == admitLagging {
-		n.mets.txsSubmitted.WithLabelValues("lagging").Inc()
-		return fmt.Errorf("the network is behind: the next epoch's snapshot began %s ago and is not executed yet (mempool.max_lag_ms %d): %w",
-			wait.Round(time.Millisecond), n.cfg.Mempool.MaxLag().Milliseconds(), api.ErrMempoolFull)
-	}
-	if r == admitBehind {
-		n.mets.txsSubmitted.WithLabelValues("behind").Inc()
-		return fmt.Errorf("the network is behind: this node's oldest pending transaction has waited %s (mempool.max_wait_ms %d): %w",
-			wait.Round(time.Millisecond), n.txs.maxWait.Milliseconds(), api.ErrMempoolFull)
-	}
-	n.mets.txsSubmitted.WithLabelValues("mempool_full").Inc()
-	return fmt.Errorf("%d transactions pending: %w", n.txs.limit, api.ErrMempoolFull)
-}
-
-func newTxTracker(limit int, maxWait time.Duration, genesis time.Time) *txTracker {
-	return &txTracker{limit: limit, maxWait: maxWait, genesis: genesis, m: make(map[common.Hash]time.Time)}
-}
-
-// room reports, without admitting anything, whether a new transaction
-// would be refused (admitFull or admitBehind) and the oldest wait, so the
-// API refuses before paying for signature recovery.
-func (t *txTracker) room(now time.Time) (admitResult, time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.roomLocked(now)
-}
-
-func (t *txTracker) roomLocked(now time.Time) (admitResult, time.Duration) {
-	if len(t.m) >= t.limit {
-		return admitFull, 0
-	}
-	if t.maxWait > 0 {
-		if at, ok := t.oldestLocked(); ok {
-			if at.Before(t.genesis) {
-				at = t.genesis
-			}
-			if now.Sub(at) > t.maxWait {
-				return admitBehind, now.Sub(at)
-			}
-		}
-	}
-	return admitOK, 0
-}
-
-func (t *txTracker) admit(h common.Hash, now time.Time) admitResult {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.m[h]; ok {
-		return admitDuplicate
-	}
-	if r, _ := t.roomLocked(now); r != admitOK {
-		return r
-	}
-	t.m[h] = now
-	if t.maxWait > 0 {
-		t.order = append(t.order, trackedTx{h: h, at: now})
-	}
-	return admitOK
-}
-
-// oldestLocked is the admission time of the oldest unexecuted transaction.
-func (t *txTracker) oldestLocked() (time.Time, bool) {
-	for t.head < len(t.order) {
-		e := t.order[t.head]
-		if at, ok := t.m[e.h]; ok && at.Equal(e.at) {
-			if t.head > len(t.order)/2 { // compact: the dropped front is the larger half
-				t.order = append(t.order[:0], t.order[t.head:]...)
-				t.head = 0
-			}
-			return e.at, true
-		}
-		t.head++
-	}
-	t.order, t.head = t.order[:0], 0
-	return time.Time{}, false
-}
-
-func (t *txTracker) executed(h common.Hash) {
-	t.mu.Lock()
-	delete(t.m, h)
-	t.mu.Unlock()
-}
-
-func (t *txTracker) pending(h common.Hash) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, ok := t.m[h]
-	return ok
 }
 
 // StateFile serves GET /v1/state/{epoch} with the state file writer of

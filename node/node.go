@@ -23,6 +23,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/mempool"
 	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/node/store"
 )
@@ -56,12 +57,6 @@ type verified struct {
 	stored error
 }
 
-// admitted is a transaction accepted by the API, checked, waiting for a batch.
-type admitted struct {
-	tx       ledger.CheckedTx
-	received time.Time
-}
-
 // Node is a running validator.
 type Node struct {
 	cfg  Config
@@ -73,16 +68,12 @@ type Node struct {
 	net  Network
 	// sh is the validator's shell and Machine; only the loop steps it,
 	// others read through sh.Machine() on the loop only.
-	sh     *checkpoint.Shell
-	mets   *metrics
-	now    func() time.Time
-	txs    *txTracker
-	mempCh chan admitted
-	view   atomic.Pointer[view]
+	sh   *checkpoint.Shell
+	mets *metrics
+	now  func() time.Time
+	pool *mempool.Pool
+	view atomic.Pointer[view]
 
-	// batch is the transactions waiting for the next Propose (loop-owned).
-	batch      []ledger.CheckedTx
-	batchSince time.Time
 	// stepAt is when the current machine step (a delivery or a tick, the
 	// steps that can execute an epoch) began; for the execute metric.
 	stepAt time.Time
@@ -180,11 +171,15 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st,
-		now: opts.Now, mempCh: make(chan admitted, cfg.Mempool.MaxTxs), genHash: g.Hash(), mets: newMetrics(g, self)}
+		now: opts.Now, genHash: g.Hash(), mets: newMetrics(g, self)}
 	if n.now == nil {
 		n.now = time.Now
 	}
-	n.txs = newTxTracker(cfg.Mempool.MaxTxs*2, cfg.Mempool.MaxWait(g.EpochLengthMs), time.UnixMilli(g.GenesisTimeMs))
+	n.pool = mempool.New(mempool.Config{ChainID: g.ChainID, MaxTxs: cfg.Mempool.MaxTxs,
+		MaxWait: cfg.Mempool.MaxWait(g.EpochLengthMs), Genesis: time.UnixMilli(g.GenesisTimeMs),
+		MaxLag: cfg.Mempool.MaxLag(), Lag: n.busyLag, BatchMaxTxs: cfg.Protocol.BatchMaxTxs,
+		BatchInterval: time.Duration(cfg.Protocol.BatchIntervalMs) * time.Millisecond,
+		Outcome:       func(o string) { n.mets.txsSubmitted.WithLabelValues(o).Inc() }})
 	n.sync = &statesync.Service{G: g, Self: self, Store: st, Log: n.log.With("component", "statesync"), Now: n.now,
 		LastFinal: func() uint64 {
 			if v := n.view.Load(); v != nil {
@@ -340,9 +335,8 @@ func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVote
 			err = n.tick()
 		case v := <-verifiedCh:
 			err = n.deliver(v)
-		case a := <-n.mempCh:
-			n.addToBatch(a)
-			if len(n.batch) >= n.cfg.Protocol.BatchMaxTxs {
+		case a := <-n.pool.Admitted():
+			if n.pool.Add(a) {
 				err = n.propose()
 			}
 		case raw := <-n.net.Votes():
@@ -362,46 +356,49 @@ func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVote
 	}
 }
 
-func (n *Node) addToBatch(a admitted) {
-	if len(n.batch) == 0 {
-		n.batchSince = a.received
-	}
-	n.batch = append(n.batch, a.tx)
-}
-
 func (n *Node) tick() error {
 	now := n.now()
 	n.stepAt = now
-	// Drain what the API admitted since the last tick, within one batch.
-	for len(n.batch) < n.cfg.Protocol.BatchMaxTxs {
-		select {
-		case a := <-n.mempCh:
-			n.addToBatch(a)
-			continue
-		default:
-		}
-		break
-	}
-	if len(n.batch) > 0 && now.Sub(n.batchSince) >= time.Duration(n.cfg.Protocol.BatchIntervalMs)*time.Millisecond {
+	if n.pool.Due(now) {
 		if err := n.propose(); err != nil {
 			return err
 		}
 	}
-	n.sh.ObserveMempool(len(n.mempCh) + len(n.batch))
+	n.sh.ObserveMempool(n.pool.Queued())
 	return n.rejected(n.sh.Tick(now.UnixMilli()))
 }
 
 func (n *Node) propose() error {
-	if len(n.batch) == 0 {
+	batch := n.pool.Take()
+	if len(batch) == 0 {
 		return nil
 	}
-	batch := n.batch
-	n.batch = nil
 	if err := n.sh.Propose(batch); err != nil {
 		return err
 	}
 	n.mets.batchTxs.Observe(float64(len(batch)))
 	return nil
+}
+
+// busyLag is the mempool's Lag: how late the execution of the next epoch
+// is (executionLag) while entries wait for verification; 0 for a node that
+// is idle, for behind but idle is a stalled network waiting for a
+// validator's marker, which the mempool's MaxWait alone governs.
+func (n *Node) busyLag(now time.Time) time.Duration {
+	v := n.view.Load()
+	if v == nil || n.verifyBacklog == nil || n.verifyBacklog() == 0 {
+		return 0
+	}
+	return executionLag(n.g, v.head, now)
+}
+
+// executionLag is how long ago the snapshot that will execute the epoch
+// after head began, or 0 if it has not begun yet. In a network that keeps
+// up it stays below the time one epoch takes from its boundary to its
+// execution (tens of milliseconds); under overload every node's backlog of
+// batches to verify holds back the markers behind them, and it grows.
+func executionLag(g *ledger.Genesis, head checkpoint.Header, now time.Time) time.Duration {
+	return max(0, now.Sub(time.UnixMilli(checkpoint.ScheduledBoundary(g, head))))
 }
 
 func (n *Node) deliver(v verified) error {
@@ -490,9 +487,7 @@ func (n *Node) commitEpoch(r *checkpoint.EpochResult) error {
 	n.log.Debug("epoch committed", "epoch", r.Header.Epoch, "txs", r.Header.TxCount,
 		"executed_after_ms", executed.Milliseconds(), "store_commit_ms", stored.Milliseconds())
 	n.mets.epochExecuted(r, n.g)
-	for _, h := range r.TxHashes {
-		n.txs.executed(h)
-	}
+	n.pool.Executed(r.TxHashes)
 	return nil
 }
 
@@ -584,7 +579,7 @@ func (n *Node) publishView() error {
 	if old != nil && old.finalChange != v.finalChange {
 		close(old.finalChange)
 	}
-	n.mets.observeView(v, len(n.mempCh)+len(n.batch))
+	n.mets.observeView(v, n.pool.Queued())
 	return nil
 }
 
