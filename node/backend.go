@@ -109,15 +109,24 @@ func (b backend) checkpointView(epoch uint64, raw []byte) (api.Checkpoint, error
 	// The certificate holds the quorum that made the checkpoint final;
 	// votes that arrived later are stored too and listed with it.
 	byValidator := map[uint32]checkpoint.Vote{}
-	if certRaw, err := b.n.st.Certificate(epoch); err == nil {
-		if cert, err := checkpoint.DecodeCertificate(certRaw); err == nil && cert.Hash == hash {
-			c.Final = true
-			for _, v := range cert.Votes {
-				byValidator[v.Validator] = v
-			}
+	certRaw, err := b.n.rd.Certificate(epoch)
+	switch {
+	case err == nil:
+		cert, err := checkpoint.DecodeCertificate(certRaw)
+		if err != nil || cert.Hash != hash {
+			return api.Checkpoint{}, unavailable(fmt.Errorf("stored certificate of epoch %d does not certify its checkpoint: %w", epoch, store.ErrCorrupt))
 		}
+		c.Final = true
+		for _, v := range cert.Votes {
+			byValidator[v.Validator] = v
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return api.Checkpoint{}, unavailable(err)
 	}
-	votes, _ := b.n.st.Votes(epoch)
+	votes, err := b.n.rd.Votes(epoch)
+	if err != nil {
+		return api.Checkpoint{}, unavailable(err)
+	}
 	for k, raw := range votes {
 		if _, ok := byValidator[k]; ok {
 			continue
@@ -142,12 +151,12 @@ func (b backend) Receipts(_ context.Context, epoch uint64) (api.EpochReceipts, e
 	if _, err := b.ready(); err != nil {
 		return api.EpochReceipts{}, err
 	}
-	raw, err := b.n.st.Receipts(epoch)
+	raw, err := b.n.rd.Receipts(epoch)
 	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
 		return api.EpochReceipts{}, fmt.Errorf("epoch %d not executed here: %w", epoch, api.ErrNotFound)
 	}
 	if err != nil {
-		return api.EpochReceipts{}, err
+		return api.EpochReceipts{}, unavailable(err)
 	}
 	rs, err := decodeReceipts(raw)
 	if err != nil {
@@ -180,12 +189,12 @@ func (b backend) Checkpoint(_ context.Context, epoch uint64) (api.Checkpoint, er
 	if _, err := b.ready(); err != nil {
 		return api.Checkpoint{}, err
 	}
-	raw, err := b.n.st.Checkpoint(epoch)
+	raw, err := b.n.rd.Checkpoint(epoch)
 	if errors.Is(err, store.ErrNotFound) || epoch == 0 {
 		return api.Checkpoint{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
 	}
 	if err != nil {
-		return api.Checkpoint{}, err
+		return api.Checkpoint{}, unavailable(err)
 	}
 	return b.checkpointView(epoch, raw)
 }
@@ -194,12 +203,12 @@ func (b backend) CheckpointByHash(_ context.Context, hash common.Hash) (api.Chec
 	if _, err := b.ready(); err != nil {
 		return api.Checkpoint{}, err
 	}
-	raw, epoch, err := b.n.st.CheckpointByHash(hash)
+	raw, epoch, err := b.n.rd.CheckpointByHash(hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return api.Checkpoint{}, fmt.Errorf("checkpoint %s: %w", hash, api.ErrNotFound)
 	}
 	if err != nil {
-		return api.Checkpoint{}, err
+		return api.Checkpoint{}, unavailable(err)
 	}
 	return b.checkpointView(epoch, raw)
 }
@@ -212,9 +221,9 @@ func (b backend) Checkpoints(_ context.Context, beforeEpoch uint64, limit int) (
 	if beforeEpoch == math.MaxUint64 || beforeEpoch > lf+1 {
 		beforeEpoch = lf + 1
 	}
-	recs, err := b.n.st.Checkpoints(beforeEpoch, limit)
+	recs, err := b.n.rd.Checkpoints(beforeEpoch, limit)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	out := make([]api.Checkpoint, 0, len(recs))
 	for _, r := range recs {
@@ -287,7 +296,7 @@ func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
 		return api.TxStatus{}, err
 	}
 	out := api.TxStatus{Hash: hash, Status: api.TxUnknown}
-	raw, err := b.n.st.TxIndex(hash)
+	raw, err := b.n.rd.TxIndex(hash)
 	switch {
 	case err == nil:
 		var iv txIndexValue
@@ -300,12 +309,12 @@ func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
 		}
 		out.Status = api.TxFinal
 		out.Epoch = iv.Epoch
-		if c, err := b.n.st.Checkpoint(iv.Epoch); err == nil {
-			if h, err := checkpoint.DecodeHeader(c); err == nil {
-				ch := h.Hash()
-				out.CheckpointHash = &ch
-			}
+		h, err := b.n.header(iv.Epoch)
+		if err != nil {
+			return out, unavailable(err)
 		}
+		ch := h.Hash()
+		out.CheckpointHash = &ch
 		rc := &api.Receipt{Status: api.ReceiptOK, Sender: iv.Sender, Index: iv.Index}
 		if iv.Status != ledger.StatusOK {
 			rc.Status, rc.Error = api.ReceiptFailed, iv.Status.String()
@@ -313,7 +322,7 @@ func (b backend) Tx(_ context.Context, hash common.Hash) (api.TxStatus, error) {
 		out.Receipt = rc
 		return out, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return out, err
+		return out, unavailable(err)
 	}
 	if b.n.pool.Pending(hash) {
 		out.Status = api.TxPending
@@ -326,19 +335,19 @@ func (b backend) Account(_ context.Context, addr common.Address, withProof bool)
 		return api.Account{}, err
 	}
 	v := b.v()
-	st, err := b.n.g.OpenState(b.n.st, v.finalRoot)
+	st, err := b.n.g.OpenState(b.n.rd, v.finalRoot)
 	if err != nil {
-		return api.Account{}, fmt.Errorf("open state of epoch %d: %w", v.lastFinal, err)
+		return api.Account{}, unavailable(fmt.Errorf("open state of epoch %d: %w", v.lastFinal, err))
 	}
 	acct, err := st.Account(addr)
 	if err != nil {
-		return api.Account{}, err
+		return api.Account{}, unavailable(err)
 	}
 	out := api.Account{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce, Epoch: v.lastFinal, StateRoot: v.finalRoot}
 	if withProof {
 		p, err := st.Prove(addr)
 		if err != nil {
-			return api.Account{}, err
+			return api.Account{}, unavailable(err)
 		}
 		for _, node := range p {
 			out.Proof = append(out.Proof, hexutil.Bytes(node))
@@ -360,24 +369,37 @@ func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error)
 		return api.Snapshot{}, fmt.Errorf("epoch 0 is genesis: %w", api.ErrNotFound)
 	}
 	h, err := n.header(epoch)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return api.Snapshot{}, fmt.Errorf("epoch %d: %w", epoch, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Snapshot{}, unavailable(err)
 	}
 	prev := make([]uint64, len(n.g.Validators))
 	if epoch > 1 {
-		if ph, err := n.header(epoch - 1); err == nil {
+		switch ph, err := n.header(epoch - 1); {
+		case err == nil:
 			prev = ph.Cut
+		case !errors.Is(err, store.ErrNotFound): // absent below a synced store's first epoch
+			return api.Snapshot{}, unavailable(err)
 		}
 	}
 	recorded := map[uint32]checkpoint.LocalRecord{}
-	if raw, err := n.st.Snapshot(epoch); err == nil {
+	switch raw, err := n.rd.Snapshot(epoch); {
+	case err == nil:
 		var lr checkpoint.LocalRecord
-		if json.Unmarshal(raw, &lr) == nil {
-			lr.Recorded = lr.Recorded[:min(len(lr.Recorded), len(n.g.Validators))]
-			recorded[n.self] = lr
+		if err := json.Unmarshal(raw, &lr); err != nil {
+			return api.Snapshot{}, unavailable(fmt.Errorf("stored snapshot record of epoch %d: %w", epoch, err))
 		}
+		lr.Recorded = lr.Recorded[:min(len(lr.Recorded), len(n.g.Validators))]
+		recorded[n.self] = lr
+	case !errors.Is(err, store.ErrNotFound): // absent for a state-synced epoch
+		return api.Snapshot{}, unavailable(err)
 	}
-	votes, _ := n.st.Votes(epoch)
+	votes, err := n.rd.Votes(epoch)
+	if err != nil {
+		return api.Snapshot{}, unavailable(err)
+	}
 	for k, raw := range votes {
 		if _, ok := recorded[k]; ok {
 			continue
@@ -401,7 +423,10 @@ func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error)
 			ch := api.Channel{From: uint32(k), TxHashes: []common.Hash{}}
 			if from < to {
 				ch.Count, ch.FirstSeq, ch.LastSeq = to-from, from, to-1
-				hashes := b.entryTxHashes(uint32(k), from, to-1, cache)
+				hashes, err := b.entryTxHashes(uint32(k), from, to-1, cache)
+				if err != nil {
+					return api.Snapshot{}, unavailable(err)
+				}
 				ch.TxCount = uint64(len(hashes))
 				const maxHashes = 1000
 				if len(hashes) > maxHashes {
@@ -416,16 +441,20 @@ func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error)
 	return out, nil
 }
 
-// entryTxHashes lists the transaction hashes in origin's entries from..to.
-func (b backend) entryTxHashes(origin uint32, from, to uint64, cache map[[2]uint64][]ledger.Hash) []ledger.Hash {
+// entryTxHashes lists the transaction hashes in origin's entries from..to
+// that this store holds (after a state sync it holds none before the cut).
+func (b backend) entryTxHashes(origin uint32, from, to uint64, cache map[[2]uint64][]ledger.Hash) ([]ledger.Hash, error) {
 	var out []ledger.Hash
 	for seq := from; seq <= to; seq++ {
 		key := [2]uint64{uint64(origin), seq}
 		hs, ok := cache[key]
 		if !ok {
-			raw, err := b.n.st.Entry(origin, seq)
-			if err != nil {
+			raw, err := b.n.rd.Entry(origin, seq)
+			if errors.Is(err, store.ErrNotFound) {
 				continue
+			}
+			if err != nil {
+				return nil, err
 			}
 			e, err := stream.DecodeEntry(raw)
 			if err != nil || e.Kind != stream.KindBatch {
@@ -442,8 +471,12 @@ func (b backend) entryTxHashes(origin uint32, from, to uint64, cache map[[2]uint
 		}
 		out = append(out, hs...)
 	}
-	return out
+	return out, nil
 }
+
+// unavailable wraps a store failure for the API (503 unavailable): never
+// "not found", never "not final".
+func unavailable(err error) error { return fmt.Errorf("%w: %w", api.ErrUnavailable, err) }
 
 func (b backend) Validators(context.Context) ([]api.Validator, error) {
 	if _, err := b.ready(); err != nil {

@@ -10,6 +10,25 @@ import (
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
+// reads is what the journal and the API adapter read from the store:
+// *store.Store, or in tests a wrapper whose reads fail. Every error but
+// store.ErrNotFound is a failure of the store, never "absent".
+type reads interface {
+	ledger.NodeDB
+	Head() (store.Head, bool, error)
+	Checkpoint(epoch uint64) ([]byte, error)
+	CheckpointByHash(h ledger.Hash) ([]byte, uint64, error)
+	Checkpoints(beforeEpoch uint64, limit int) ([]store.CheckpointRecord, error)
+	Certificate(epoch uint64) ([]byte, error)
+	Votes(epoch uint64) (map[uint32][]byte, error)
+	Receipts(epoch uint64) ([]byte, error)
+	Snapshot(epoch uint64) ([]byte, error)
+	TxIndex(h ledger.Hash) ([]byte, error)
+	Entry(origin uint32, seq uint64) ([]byte, error)
+}
+
+var _ reads = (*store.Store)(nil)
+
 // journal is the node's checkpoint.Journal: its Badger store. The shell
 // protocol (checkpoint.Shell) decides what is written when; this only maps
 // each call to the store, plus the node's metrics and logs.
@@ -31,7 +50,7 @@ func notFound(err error) error {
 }
 
 func (j journal) Head() (checkpoint.Header, error) {
-	head, ok, err := j.n.st.Head()
+	head, ok, err := j.n.rd.Head()
 	switch {
 	case err != nil:
 		return checkpoint.Header{}, err
@@ -53,13 +72,13 @@ func (j journal) Head() (checkpoint.Header, error) {
 func (j journal) State(h checkpoint.Header) (*ledger.State, error) {
 	root := h.StateRoot
 	if h.Epoch == 0 {
-		head, _, err := j.n.st.Head()
+		head, _, err := j.n.rd.Head()
 		if err != nil {
 			return nil, err
 		}
 		root = head.StateRoot
 	}
-	return j.n.g.OpenState(j.n.st, root)
+	return j.n.g.OpenState(j.n.rd, root)
 }
 
 func (j journal) Header(epoch uint64) (checkpoint.Header, error) { return j.n.header(epoch) }
@@ -67,7 +86,7 @@ func (j journal) Header(epoch uint64) (checkpoint.Header, error) { return j.n.he
 func (j journal) LastFinal(head uint64) (uint64, error) { return j.n.findLastFinal(head) }
 
 func (j journal) Votes(epoch uint64) ([]checkpoint.Vote, error) {
-	raws, err := j.n.st.Votes(epoch)
+	raws, err := j.n.rd.Votes(epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +102,7 @@ func (j journal) Votes(epoch uint64) ([]checkpoint.Vote, error) {
 }
 
 func (j journal) Entry(origin uint32, seq uint64) (stream.Entry, error) {
-	raw, err := j.n.st.Entry(origin, seq)
+	raw, err := j.n.rd.Entry(origin, seq)
 	if err != nil {
 		return stream.Entry{}, notFound(err)
 	}

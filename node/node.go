@@ -65,7 +65,10 @@ type Node struct {
 	key  *ecdsa.PrivateKey
 	self uint32
 	st   *store.Store
-	net  Network
+	// rd is where the journal and the API adapter read: st, or a test's
+	// wrapper.
+	rd  reads
+	net Network
 	// sh is the validator's shell and Machine; only the loop steps it,
 	// others read through sh.Machine() on the loop only.
 	sh   *checkpoint.Shell
@@ -127,6 +130,8 @@ type Options struct {
 	// ProbeWait bounds the start-up probe's wait for the other validators
 	// (statesync.Service.ProbeWait); 0 means the defaults.
 	ProbeWait time.Duration
+	// wrapReads, if set (tests), wraps the store's reads.
+	wrapReads func(reads) reads
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -170,10 +175,13 @@ func openCtx(ctx context.Context, cfg Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path(cfg.DataDir), err)
 	}
-	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st,
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Moniker), g: g, key: key, self: self, st: st, rd: st,
 		now: opts.Now, genHash: g.Hash(), mets: newMetrics(g, self)}
 	if n.now == nil {
 		n.now = time.Now
+	}
+	if opts.wrapReads != nil {
+		n.rd = opts.wrapReads(st)
 	}
 	n.pool = mempool.New(mempool.Config{ChainID: g.ChainID, MaxTxs: cfg.Mempool.MaxTxs,
 		MaxWait: cfg.Mempool.MaxWait(g.EpochLengthMs), Genesis: time.UnixMilli(g.GenesisTimeMs),

@@ -96,7 +96,7 @@ func (n *Node) initGenesis() error {
 }
 
 func (n *Node) header(epoch uint64) (checkpoint.Header, error) {
-	raw, err := n.st.Checkpoint(epoch)
+	raw, err := n.rd.Checkpoint(epoch)
 	if err != nil {
 		return checkpoint.Header{}, fmt.Errorf("checkpoint %d: %w", epoch, notFound(err))
 	}
@@ -110,7 +110,7 @@ func (n *Node) header(epoch uint64) (checkpoint.Header, error) {
 // findLastFinal is the highest epoch at or below head with a certificate.
 func (n *Node) findLastFinal(head uint64) (uint64, error) {
 	for ep := head; ep > 0; ep-- {
-		_, err := n.st.Certificate(ep)
+		_, err := n.rd.Certificate(ep)
 		if err == nil {
 			return ep, nil
 		}

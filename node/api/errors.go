@@ -25,6 +25,9 @@ var (
 	// ErrNotSynced: the node cannot answer until it has caught up (503
 	// not_synced).
 	ErrNotSynced = errors.New("api: node not synced")
+	// ErrUnavailable: the node cannot read what the request needs (its
+	// store failed); retry later or ask another node (503 unavailable).
+	ErrUnavailable = errors.New("api: node unavailable")
 	// ErrTooLarge: the request body exceeds the limit (413 too_large).
 	ErrTooLarge = errors.New("api: request body too large")
 	// ErrTooManyStreams: the concurrent stream limit is reached (429
@@ -46,6 +49,7 @@ const (
 	CodeInvalidTx        = "invalid_tx"
 	CodeMempoolFull      = "mempool_full"
 	CodeNotSynced        = "not_synced"
+	CodeUnavailable      = "unavailable"
 	CodeTooLarge         = "too_large"
 	CodeTooManyStreams   = "too_many_streams"
 	CodeTimeout          = "timeout"
@@ -70,6 +74,7 @@ var errorClasses = []errorClass{
 	{ErrMempoolFull, http.StatusTooManyRequests, CodeMempoolFull},
 	{ErrTooManyStreams, http.StatusTooManyRequests, CodeTooManyStreams},
 	{ErrNotSynced, http.StatusServiceUnavailable, CodeNotSynced},
+	{ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable},
 	{ErrTimeout, http.StatusServiceUnavailable, CodeTimeout},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed},
 	{ErrInternal, http.StatusInternalServerError, CodeInternal},

@@ -219,6 +219,7 @@ func TestErrorMapping(t *testing.T) {
 		{fmt.Errorf("%w: bad signature", ErrInvalidTx), 400, CodeInvalidTx, "bad signature"},
 		{fmt.Errorf("%w: 100/100", ErrMempoolFull), 429, CodeMempoolFull, "100/100"},
 		{fmt.Errorf("%w: catching up to 40", ErrNotSynced), 503, CodeNotSynced, "catching up"},
+		{fmt.Errorf("%w: read checkpoint 3: disk error", ErrUnavailable), 503, CodeUnavailable, "disk error"},
 		{errors.New("badger: disk on fire"), 500, CodeInternal, "internal error"},
 	}
 	h := testHash("x", 0).Hex()
