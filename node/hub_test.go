@@ -243,3 +243,9 @@ func (h *hub) entriesOf(q p2p.EntriesRequest) []byte {
 // testProbeWait is the start-up probe's wait in tests: nodes open one
 // after another, so the first ones find nobody to ask.
 const testProbeWait = 100 * time.Millisecond
+
+// open loads the genesis, key and store, joins the network, runs the
+// start-up state sync and restores the validator (tests; Run uses openCtx).
+func open(cfg Config, opts Options) (*Node, error) {
+	return openCtx(context.Background(), cfg, opts)
+}

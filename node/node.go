@@ -139,12 +139,6 @@ type Options struct {
 // ErrHalted is returned by Run when the node stopped after a divergence.
 var ErrHalted = errors.New("node: halted: our checkpoint differs from a certified one")
 
-// open loads the genesis, key and store, joins the network, runs the
-// start-up state sync and restores the validator (tests; Run uses openCtx).
-func open(cfg Config, opts Options) (*Node, error) {
-	return openCtx(context.Background(), cfg, opts)
-}
-
 // openCtx opens a node: genesis, key, store, the API listener (so
 // /v1/status reports the start-up), the network with the sync protocol
 // served, the start-up state sync (statesync.OnStart, which ctx cancels),

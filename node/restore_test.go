@@ -41,7 +41,7 @@ func TestRestoreKeepsVotePastHead(t *testing.T) {
 		v.Sig = sig
 		votes[ep] = v
 	}
-	st, err := store.Open(cfg.Path(cfg.DataDir), store.TestOptions())
+	st, err := store.Open(cfg.Path(cfg.DataDir), store.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,17 +124,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// TestConfig is DefaultConfig with loopback listening and short timings.
-func TestConfig() Config {
-	c := DefaultConfig()
-	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	c.GapTimeout = 50 * time.Millisecond
-	c.StatusInterval = 100 * time.Millisecond
-	c.RepairTimeout = time.Second
-	c.ReconnectInterval = 100 * time.Millisecond
-	return c
-}
-
 // Validate checks every field and cross-field relation.
 func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {

@@ -129,7 +129,7 @@ func newCluster(t testing.TB, n int, tweak func(i int, c *Config)) *cluster {
 }
 
 func (c *cluster) config(i int) Config {
-	cfg := TestConfig()
+	cfg := testConfig()
 	cfg.ChainID = testChainID
 	cfg.Key = c.keys[i]
 	cfg.Validators = c.vals
@@ -280,4 +280,15 @@ func (c *cluster) checkExact(i int, boxes []*outbox) {
 			}
 		}
 	}
+}
+
+// testConfig is DefaultConfig with loopback listening and short timings.
+func testConfig() Config {
+	c := DefaultConfig()
+	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	c.GapTimeout = 50 * time.Millisecond
+	c.StatusInterval = 100 * time.Millisecond
+	c.RepairTimeout = time.Second
+	c.ReconnectInterval = 100 * time.Millisecond
+	return c
 }

@@ -1,9 +1,8 @@
-// Package checkpointtest is test infrastructure for package checkpoint: a
-// harness that reproduces the network model of the public COS 418
-// Chandy–Lamport conformance suite (shared/conformance/chandy-lamport) around
-// checkpoint.Engine, parsers and a formatter for the suite's .top, .events and
-// .snap files, and RunSnapshotSim, which the `ledgerd snapshot-sim` command
-// calls. Unlike package checkpoint it may use math/rand v1, whose seeded
-// sequence the conformance model requires; it does no I/O beyond reading the
-// files it is given.
+// Package checkpointtest is the seeded simulator of the ledger protocol
+// (docs/simulator.md): validators that each run the node's own
+// checkpoint.Shell over a simulated journal and network, with crashes
+// between any two effects, partitions, drops, duplicates and reordering,
+// clock skew and clients, and checkers for agreement, the consistent cut,
+// conservation, the chain, bounded buffers and liveness. It is test
+// infrastructure: no binary links it.
 package checkpointtest

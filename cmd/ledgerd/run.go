@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ledgerd/ledgerd/checkpoint/checkpointtest"
+	"github.com/ledgerd/ledgerd/checkpoint/conformance"
 	"github.com/ledgerd/ledgerd/node"
 )
 
@@ -146,5 +146,5 @@ func cmdSnapshotSim(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if *top == "" || *events == "" {
 		return fmt.Errorf("%w: --top and --events are required", errUsage)
 	}
-	return checkpointtest.RunSnapshotSim(*top, *events, *seed, stdout)
+	return conformance.RunSnapshotSim(*top, *events, *seed, stdout)
 }

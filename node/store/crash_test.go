@@ -113,7 +113,7 @@ func TestCrashAtomicity(t *testing.T) {
 // head epoch (0 if none).
 func checkAfterCrash(t *testing.T, dir string, round int, last uint64, rng *rand.Rand) uint64 {
 	t.Helper()
-	s, err := Open(dir, TestOptions())
+	s, err := Open(dir, testOptions())
 	if err != nil {
 		t.Fatalf("round %d: reopen after kill: %v", round, err)
 	}
@@ -175,7 +175,7 @@ func TestLockedByOtherProcess(t *testing.T) {
 			_ = cmd.Wait()
 			t.Fatalf("helper said %q; stderr: %s", line, stderr.String())
 		}
-		if s, err := Open(dir, TestOptions()); !errors.Is(err, ErrLocked) {
+		if s, err := Open(dir, testOptions()); !errors.Is(err, ErrLocked) {
 			if s != nil {
 				_ = s.Close()
 			}
@@ -192,7 +192,7 @@ func TestLockedByOtherProcess(t *testing.T) {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
-		s, err := Open(dir, TestOptions())
+		s, err := Open(dir, testOptions())
 		if err != nil {
 			t.Fatalf("Open after holder %s = %v; want nil", how, err)
 		}
@@ -213,7 +213,7 @@ func TestReopenWithSmallerMemtables(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("helper: %v: %s", err, out)
 	}
-	s, err := Open(dir, TestOptions()) // 1 MiB memtables
+	s, err := Open(dir, testOptions()) // 1 MiB memtables
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ const crashNodes, crashTxs = 1500, 300
 // helperCommit opens the store and commits epochs head+1, head+2, ...
 // until it is killed.
 func helperCommit(dir string) {
-	s, err := Open(dir, TestOptions())
+	s, err := Open(dir, testOptions())
 	if err != nil {
 		helperFail("open: %v", err)
 	}
@@ -78,7 +78,7 @@ func helperCommit(dir string) {
 // helperHold opens the store, says "ready", and closes it when stdin
 // closes.
 func helperHold(dir string) {
-	s, err := Open(dir, TestOptions())
+	s, err := Open(dir, testOptions())
 	if err != nil {
 		helperFail("open: %v", err)
 	}
@@ -97,7 +97,7 @@ const unflushedEpochs = 10
 // helperUnflushed commits unflushedEpochs epochs with 8 MiB memtables, syncs,
 // and exits without closing, so they stay in the memtable's log.
 func helperUnflushed(dir string) {
-	opts := TestOptions()
+	opts := testOptions()
 	opts.MemTableSize = 8 << 20
 	s, err := Open(dir, opts)
 	if err != nil {
@@ -256,4 +256,15 @@ func helperCmd(t testing.TB, name, dir string, extraEnv ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), helperEnv+"="+name, helperDirEnv+"="+dir)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	return cmd
+}
+
+// testOptions is a profile for tests: a 1 MiB memtable (so an epoch's
+// content spans several Badger transactions) and 1 MiB caches.
+func testOptions() Options {
+	o := DefaultOptions()
+	o.MemTableSize = 1 << 20
+	o.BlockCacheSize = 1 << 20
+	o.IndexCacheSize = 1 << 20
+	o.ValueLogFileSize = 4 << 20
+	return o
 }

@@ -110,17 +110,6 @@ func (o Options) Staggered(i int) Options {
 	return o
 }
 
-// TestOptions is a profile for tests: a 1 MiB memtable (so an epoch's
-// content spans several Badger transactions) and 1 MiB caches.
-func TestOptions() Options {
-	o := DefaultOptions()
-	o.MemTableSize = 1 << 20
-	o.BlockCacheSize = 1 << 20
-	o.IndexCacheSize = 1 << 20
-	o.ValueLogFileSize = 4 << 20
-	return o
-}
-
 // ErrInvalidOptions is wrapped by Options.Validate for every bad field.
 var ErrInvalidOptions = errors.New("store: invalid options")
 

@@ -15,7 +15,7 @@ import (
 
 func openTest(t testing.TB, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir, TestOptions())
+	s, err := Open(dir, testOptions())
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", dir, err)
 	}
@@ -47,7 +47,7 @@ func TestOptionsValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"default", func(*Options) {}, true},
-		{"test profile", func(o *Options) { *o = TestOptions() }, true},
+		{"test profile", func(o *Options) { *o = testOptions() }, true},
 		{"block cache off", func(o *Options) { o.BlockCacheSize = 0 }, true},
 		{"memtable too small", func(o *Options) { o.MemTableSize = 1 << 10 }, false},
 		{"no memtables", func(o *Options) { o.NumMemtables = 0 }, false},
@@ -521,7 +521,7 @@ func TestLeftoversDropped(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, TestOptions())
+	s, err := Open(dir, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +566,7 @@ func TestClose(t *testing.T) {
 func TestOpenLockedInProcess(t *testing.T) {
 	dir := t.TempDir()
 	openTest(t, dir)
-	if _, err := Open(dir, TestOptions()); !errors.Is(err, ErrLocked) {
+	if _, err := Open(dir, testOptions()); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open = %v; want ErrLocked", err)
 	}
 }
@@ -592,7 +592,7 @@ func dirState(t *testing.T, dir string) map[string]string {
 func TestOpenCorruptOrForeign(t *testing.T) {
 	made := func(t *testing.T) string {
 		dir := t.TempDir()
-		s, err := Open(dir, TestOptions())
+		s, err := Open(dir, testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -656,7 +656,7 @@ func TestOpenCorruptOrForeign(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.setup(t)
 			before := dirState(t, dir)
-			s, err := Open(dir, TestOptions())
+			s, err := Open(dir, testOptions())
 			if !errors.Is(err, ErrCorrupt) {
 				if s != nil {
 					_ = s.Close()
@@ -677,14 +677,14 @@ func TestOpenCorruptOrForeign(t *testing.T) {
 }
 
 func TestOpenBadDir(t *testing.T) {
-	if _, err := Open("", TestOptions()); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := Open("", testOptions()); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("Open(\"\") = %v; want ErrInvalidArgument", err)
 	}
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(file, TestOptions()); err == nil {
+	if _, err := Open(file, testOptions()); err == nil {
 		t.Fatal("Open(a regular file) = nil; want an error")
 	}
 }

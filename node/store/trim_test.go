@@ -13,7 +13,7 @@ import (
 // Badger's mappings, trims, and checks that the store's resident file
 // pages dropped and that every value still reads back intact.
 func TestTrimResident(t *testing.T) {
-	opts := TestOptions()
+	opts := testOptions()
 	opts.TrimInterval = 0 // trimmed by hand below
 	s, err := Open(t.TempDir(), opts)
 	if err != nil {
@@ -73,7 +73,7 @@ func TestTrimResident(t *testing.T) {
 // TestTrimmerLifecycle runs the background trimmer and checks that it
 // works and stops with Close (a second Close is harmless).
 func TestTrimmerLifecycle(t *testing.T) {
-	opts := TestOptions()
+	opts := testOptions()
 	opts.TrimInterval = 10 * time.Millisecond
 	s, err := Open(t.TempDir(), opts)
 	if err != nil {

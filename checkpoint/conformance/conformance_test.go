@@ -1,4 +1,4 @@
-package checkpointtest
+package conformance
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func conformanceDir(t *testing.T) string {
 		}
 	}
 	msg := "conformance suite not found: no shared/conformance/chandy-lamport/data above " + wd +
-		" (expected at ../../../shared relative to checkpoint/checkpointtest)"
+		" (expected at ../../../shared relative to checkpoint/conformance)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + "; required when CI=true")
 	}

@@ -1,4 +1,4 @@
-package checkpointtest
+package conformance
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ const (
 )
 
 // ErrSyntax is wrapped by every parse error; the message carries file:line.
-var ErrSyntax = errors.New("checkpointtest: syntax error")
+var ErrSyntax = errors.New("conformance: syntax error")
 
 // ParseError is a parse or script error at one line of one file.
 type ParseError struct {
@@ -357,7 +357,7 @@ func WriteSnapshot(w io.Writer, s GlobalSnapshot) error {
 }
 
 // ErrMismatch is wrapped by CompareSnapshot's errors.
-var ErrMismatch = errors.New("checkpointtest: snapshot mismatch")
+var ErrMismatch = errors.New("conformance: snapshot mismatch")
 
 // CompareSnapshot applies the README's comparison rules (section 7.3): equal
 // ids; equal balance count and every expected balance equal; equal message

@@ -1,4 +1,4 @@
-package checkpointtest
+package conformance
 
 import (
 	"encoding/binary"
@@ -35,10 +35,10 @@ const maxDrainTicks = 1_000_000
 
 // ErrScript is wrapped by errors that a script causes at run time (unknown
 // node, missing link, overdraft, snapshots that never complete).
-var ErrScript = errors.New("checkpointtest: script error")
+var ErrScript = errors.New("conformance: script error")
 
 // ErrConservation is returned when a snapshot's tokens do not add up.
-var ErrConservation = errors.New("checkpointtest: tokens not conserved")
+var ErrConservation = errors.New("conformance: tokens not conserved")
 
 type simMessage struct {
 	msg checkpoint.EngineMessage
