@@ -37,7 +37,7 @@ type Config struct {
 	// MaxEpochsInFlight bounds the epochs recorded but not yet executed here.
 	MaxEpochsInFlight int
 	// ClockSkewMs is how far ahead of our clock a peer's epoch boundary may be
-	// before its marker is held back (DESIGN.md §5, clock guard).
+	// before its marker is held back (the clock guard, docs/protocol.md).
 	ClockSkewMs int64
 	// MaxHeldEntries bounds, per origin, the entries held back behind an
 	// early marker or beyond the in-flight window while this node catches up.

@@ -359,7 +359,7 @@ func (b backend) Account(_ context.Context, addr common.Address, withProof bool)
 // Snapshot assembles an epoch's global snapshot: the cut from the header,
 // each validator's recorded state from its signed vote (ours from the local
 // record), and each channel's in-flight entries, which are exactly origin
-// k's entries with seq in (Recorded[i][k], Cut[k]) (DESIGN.md §5).
+// k's entries with seq in (Recorded[i][k], Cut[k]) (docs/protocol.md).
 func (b backend) Snapshot(_ context.Context, epoch uint64) (api.Snapshot, error) {
 	if _, err := b.ready(); err != nil {
 		return api.Snapshot{}, err

@@ -115,7 +115,7 @@ type ProtocolConfig struct {
 	// TickIntervalMs is how often the event loop feeds the clock to the machine.
 	TickIntervalMs int `toml:"tick_interval_ms"`
 	// ClockSkewMs is the most a peer's marker may run ahead of our clock
-	// before it is held back (DESIGN.md §5, clock guard).
+	// before it is held back (the clock guard, docs/protocol.md).
 	ClockSkewMs int `toml:"clock_skew_ms"`
 }
 

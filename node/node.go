@@ -1,7 +1,9 @@
-// Package node is the shell around the pure checkpoint.Machine: one event
-// loop owns the machine and the ledger state; the network (p2p), the store
-// and the HTTP API talk to it through bounded queues. See DESIGN.md §12 and
-// docs/ARCHITECTURE.md.
+// Package node runs a validator: one event loop owns its checkpoint.Shell
+// (the protocol's Ready processing and restore over the store and the
+// network), the mempool feeds it, a verifier checks delivered batches on
+// every core, node/statesync serves and fetches certified state, and the
+// HTTP API reads from the store and an immutable view the loop publishes.
+// docs/ARCHITECTURE.md draws the whole.
 package node
 
 import (

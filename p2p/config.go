@@ -55,7 +55,8 @@ type Config struct {
 	// InboundQueue bounds entries waiting for the sequencer.
 	DeliveryQueue, VoteQueue, InboundQueue int
 	// PubsubQueue is gossipsub's per-peer outbound, validation and
-	// subscription queue size (LIBRARIES.md §1.5: ≥ 4096).
+	// subscription queue size; at 32 (pubsub's default) a burst drops
+	// messages silently, so keep it ≥ 4096 (docs/p2p.md).
 	PubsubQueue int
 	// WindowSeqs and MaxHeldBytes bound the hold-back buffer per origin.
 	WindowSeqs   uint64

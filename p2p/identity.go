@@ -16,7 +16,8 @@ import (
 var ErrNotSecp256k1 = errors.New("p2p: peer ID is not a secp256k1 identity")
 
 // LibP2PKey converts a go-ethereum key into the libp2p identity with the
-// same 32 secret bytes (never KeyPairFromStdKey: LIBRARIES.md §2.1).
+// same 32 secret bytes (never KeyPairFromStdKey, which yields another
+// key type and so another peer ID: docs/p2p.md).
 func LibP2PKey(key *ecdsa.PrivateKey) (lpcrypto.PrivKey, error) {
 	if key == nil {
 		return nil, errors.New("p2p: nil key")

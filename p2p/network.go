@@ -207,7 +207,7 @@ func (n *Network) startHost() error {
 		// process binding the same port succeeds silently and the kernel
 		// splits inbound connections between the two, so a port clash
 		// becomes a partition instead of an "address already in use"
-		// error (it did, in CI). A PSK rules out QUIC anyway (LIBRARIES.md §2.2).
+		// error (it did, in CI). A PSK rules out QUIC anyway (libp2p private networks are TCP only).
 		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 	}
 	if n.cfg.PSK != nil {

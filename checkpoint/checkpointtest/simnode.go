@@ -286,7 +286,7 @@ func (n *simValidator) receive(msg *simNetMessage) error {
 }
 
 // sendCertificates answers a status from a validator behind us with the
-// certificates it lacks (votes are served on request, DESIGN.md §7).
+// certificates it lacks (votes are served on request).
 func (n *simValidator) sendCertificates(to int, theirFinal uint64) error {
 	ours := n.store.lastFinal()
 	if ours <= theirFinal {

@@ -43,8 +43,8 @@ const (
 	// SigBytes is the size of a go-ethereum [R||S||V] signature.
 	SigBytes = 65
 	// MaxEntryBytes bounds an encoded entry. Gossipsub's RPC limit is 1 MiB
-	// (LIBRARIES.md §1.1) and a repair response carries several entries, so
-	// an entry stays at half of it.
+	// and a repair response carries several entries, so an entry stays at
+	// half of it.
 	MaxEntryBytes = 512 << 10
 	// MaxBodyBytes is the largest body an entry can carry.
 	MaxBodyBytes = MaxEntryBytes - entryHeaderBytes - SigBytes

@@ -10,7 +10,7 @@ import (
 // Options sets Badger's memory profile and the store's durability policy.
 // Every field is explicit (no hidden library default) because several nodes
 // share one machine and Badger's own defaults use 0.7 GiB or more
-// (notes/LIBRARIES.md §3.2). The zero value is not valid: start from
+// (docs/store.md). The zero value is not valid: start from
 // DefaultOptions.
 type Options struct {
 	// MemTableSize is the arena size of one memtable, in bytes. The largest

@@ -321,8 +321,8 @@ func badgerOptions(dir string, o Options, logger *slog.Logger) badger.Options {
 		WithNumLevelZeroTablesStall(o.NumLevelZeroTablesStall).
 		WithNumCompactors(o.NumCompactors).
 		WithSyncWrites(o.SyncWrites).
-		// Trie nodes and hashes do not compress; no compression also makes
-		// BlockCacheSize 0 legal (LIBRARIES.md §3.2).
+		// Trie nodes and hashes do not compress; and Badger accepts
+		// BlockCacheSize 0 only without compression.
 		WithCompression(options.None).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).
