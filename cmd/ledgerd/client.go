@@ -136,12 +136,12 @@ func (c *cli) txSendCmd() *cobra.Command {
 		return nil
 	})
 	f := cmd.Flags()
-	f.StringVar(&keyFile, "key", "", "sender key file: plain hex or an encrypted keystore file")
-	f.StringVar(&passwordFile, "password-file", "", "file whose first line is the passphrase of a keystore --key (default: prompt on the terminal)")
-	f.StringVar(&toStr, "to", "", "recipient address (0x…)")
+	f.StringVar(&keyFile, "key", "", "sender key `FILE`: plain hex or an encrypted keystore file")
+	f.StringVar(&passwordFile, "password-file", "", "`FILE` whose first line is the passphrase of a keystore --key (default: prompt on the terminal)")
+	f.StringVar(&toStr, "to", "", "recipient `ADDR` (0x…)")
 	f.Uint64Var(&amount, "amount", 0, "amount to transfer")
 	f.Uint64Var(&fee, "fee", 0, "fee paid to the fee collector")
-	f.Int64Var(&nonceFlag, "nonce", -1, "nonce (default: fetched from the node)")
+	f.Int64Var(&nonceFlag, "nonce", -1, "nonce; -1 fetches the account's next nonce from the node")
 	f.BoolVar(&wait, "wait", false, "wait until the transaction is in a final checkpoint")
 	f.DurationVar(&timeout, "timeout", 60*time.Second, "how long --wait waits")
 	_ = cmd.MarkFlagFilename("key")
@@ -255,7 +255,7 @@ func (c *cli) checkpointListCmd() *cobra.Command {
 		return nil
 	})
 	cmd.Flags().IntVar(&limit, "limit", 20, "page size (at most 100)")
-	cmd.Flags().StringVar(&cursor, "cursor", "", "cursor from a previous page")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "`CURSOR` from a previous page")
 	return c.clientCmd(cmd, &nodeURL, &asJSON)
 }
 
@@ -330,7 +330,7 @@ trusted input.`,
 			n, latest.Epoch, latest.Hash.Hex(), g.Hash().Hex())
 		return nil
 	})
-	cmd.Flags().StringVar(&genesis, "genesis", "", "the chain's genesis.json (the only trusted input)")
+	cmd.Flags().StringVar(&genesis, "genesis", "", "the chain's genesis `FILE` (the only trusted input)")
 	_ = cmd.MarkFlagFilename("genesis", "json")
 	return c.clientCmd(cmd, &nodeURL, &asJSON)
 }
@@ -434,7 +434,7 @@ whose chain is verified from --genesis; the result is the "verified" object.`,
 		return nil
 	})
 	cmd.Flags().BoolVar(&proof, "proof", false, "fetch and verify the Merkle proof against a verified checkpoint")
-	cmd.Flags().StringVar(&genesis, "genesis", "", "genesis.json to verify the checkpoint against (required with --proof)")
+	cmd.Flags().StringVar(&genesis, "genesis", "", "genesis `FILE` to verify the checkpoint against (required with --proof)")
 	_ = cmd.MarkFlagFilename("genesis", "json")
 	return c.clientCmd(cmd, &nodeURL, &asJSON)
 }

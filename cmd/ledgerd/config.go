@@ -430,7 +430,7 @@ source (default, file, env or flag). Exits 1 when the configuration is invalid.`
 		}
 		return nil
 	})
-	c.homeFlag(cmd, &home, "validator home directory (reads DIR/config.toml)")
+	c.homeFlag(cmd, &home, "validator home `DIR` (reads DIR/config.toml)")
 	c.jsonFlag(cmd, &asJSON)
 	addSettingFlags(cmd)
 	cmd.Annotations = envAnnotation(envHome, envSettings)

@@ -71,7 +71,7 @@ validator answers; messages go to stderr.`,
 	})
 	f := cmd.Flags()
 	f.IntVar(&n, "validators", 4, "number of validators (when generating)")
-	f.StringVar(&dir, "dir", ".devnet", "network directory; generated when empty or absent, reused otherwise")
+	f.StringVar(&dir, "dir", ".devnet", "network `DIR`; generated when empty or absent, reused otherwise")
 	f.DurationVar(&epoch, "epoch", time.Second, "epoch length (when generating)")
 	f.StringVar(&chainID, "chain-id", "ledgerd-devnet", "chain ID (when generating)")
 	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node's API")

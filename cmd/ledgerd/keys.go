@@ -108,7 +108,7 @@ type passOpts struct {
 }
 
 func passwordFlag(cmd *cobra.Command, o *passOpts) {
-	cmd.Flags().StringVar(&o.passwordFile, "password-file", "", "file whose first line is the keystore passphrase (default: prompt on the terminal)")
+	cmd.Flags().StringVar(&o.passwordFile, "password-file", "", "`FILE` whose first line is the keystore passphrase (default: prompt on the terminal)")
 	_ = cmd.MarkFlagFilename("password-file")
 }
 
@@ -178,7 +178,7 @@ func (c *cli) keysNewCmd() *cobra.Command {
 		}
 		return c.reportKey(asJSON, key, out, true)
 	})
-	cmd.Flags().StringVar(&out, "out", "", "file to write the new key to (mode 0600; must not exist)")
+	cmd.Flags().StringVar(&out, "out", "", "`FILE` to write the new key to (mode 0600; must not exist)")
 	cmd.Flags().BoolVar(&encrypt, "encrypt", false, "write an encrypted keystore file (v3, scrypt) instead of plain hex")
 	passwordFlag(cmd, &po)
 	lightKDFFlag(cmd, &po)
@@ -206,7 +206,7 @@ func (c *cli) keysShowCmd() *cobra.Command {
 		}
 		return c.reportKey(asJSON, km.key, path, km.encrypted)
 	})
-	cmd.Flags().StringVar(&path, "key", "", "key file to show (plain hex or keystore)")
+	cmd.Flags().StringVar(&path, "key", "", "key `FILE` to show (plain hex or keystore)")
 	passwordFlag(cmd, &po)
 	c.jsonFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagFilename("key")
@@ -245,8 +245,8 @@ func (c *cli) keysImportCmd() *cobra.Command {
 		}
 		return c.reportKey(asJSON, km.key, out, true)
 	})
-	cmd.Flags().StringVar(&in, "key", "", "plain hex key file to encrypt")
-	cmd.Flags().StringVar(&out, "out", "", "keystore file to write (mode 0600; must not exist)")
+	cmd.Flags().StringVar(&in, "key", "", "plain hex key `FILE` to encrypt")
+	cmd.Flags().StringVar(&out, "out", "", "keystore `FILE` to write (mode 0600; must not exist)")
 	passwordFlag(cmd, &po)
 	lightKDFFlag(cmd, &po)
 	c.jsonFlag(cmd, &asJSON)
@@ -283,8 +283,8 @@ func (c *cli) keysExportCmd() *cobra.Command {
 		}
 		return c.reportKey(asJSON, km.key, out, false)
 	})
-	cmd.Flags().StringVar(&in, "key", "", "keystore file to decrypt")
-	cmd.Flags().StringVar(&out, "out", "", "plain hex key file to write (mode 0600; must not exist)")
+	cmd.Flags().StringVar(&in, "key", "", "keystore `FILE` to decrypt")
+	cmd.Flags().StringVar(&out, "out", "", "plain hex key `FILE` to write (mode 0600; must not exist)")
 	passwordFlag(cmd, &po)
 	c.jsonFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagFilename("key")

@@ -308,7 +308,7 @@ const defaultNode = "http://127.0.0.1:8600"
 // nodeFlag registers --node, whose default is LEDGERD_NODE, then
 // defaultNode.
 func (c *cli) nodeFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "node", defaultNode, "node API URL (env LEDGERD_NODE)")
+	cmd.Flags().StringVar(dst, "node", defaultNode, "node API `URL` (env LEDGERD_NODE)")
 }
 
 // node is --node, or LEDGERD_NODE when the flag is not given.

@@ -52,7 +52,7 @@ result. The node key stays plain hex so that the node starts unattended.`,
 		}
 		return err
 	})
-	c.homeFlag(cmd, &home, "validator home directory (config.toml, node_key, genesis.json, data/)")
+	c.homeFlag(cmd, &home, "validator home `DIR` (config.toml, node_key, genesis.json, data/)")
 	addSettingFlags(cmd)
 	cmd.Annotations = envAnnotation(envHome, envSettings, "GOMEMLIMIT")
 	return cmd
@@ -160,11 +160,11 @@ decrypted once here.`,
 		}
 		return nil
 	})
-	c.homeFlag(cmd, &home, "new home directory (must be empty or absent)")
-	cmd.Flags().StringVar(&genesis, "genesis", "", "the chain's genesis.json (copied into the home)")
-	cmd.Flags().StringVar(&keyFile, "key", "", "existing key file to use, plain hex or an encrypted keystore file (default: generate one)")
-	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file whose first line is the passphrase of an encrypted --key (default: prompt)")
-	cmd.Flags().StringVar(&moniker, "moniker", "", "node name (default: the home's base name)")
+	c.homeFlag(cmd, &home, "new home `DIR` (must be empty or absent)")
+	cmd.Flags().StringVar(&genesis, "genesis", "", "the chain's genesis `FILE` (copied into the home)")
+	cmd.Flags().StringVar(&keyFile, "key", "", "existing key `FILE` to use, plain hex or an encrypted keystore file (default: generate one)")
+	cmd.Flags().StringVar(&passwordFile, "password-file", "", "`FILE` whose first line is the passphrase of an encrypted --key (default: prompt)")
+	cmd.Flags().StringVar(&moniker, "moniker", "", "node `NAME` (default: the home's base name)")
 	c.jsonFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagFilename("genesis", "json")
 	_ = cmd.MarkFlagFilename("key")
@@ -189,8 +189,8 @@ func (c *cli) snapshotSimCmd() *cobra.Command {
 		}
 		return checkpointtest.RunSnapshotSim(top, events, seed, c.stdout)
 	})
-	cmd.Flags().StringVar(&top, "top", "", "topology file (.top)")
-	cmd.Flags().StringVar(&events, "events", "", "event script (.events)")
+	cmd.Flags().StringVar(&top, "top", "", "topology `FILE` (.top)")
+	cmd.Flags().StringVar(&events, "events", "", "event script `FILE` (.events)")
 	cmd.Flags().Int64Var(&seed, "seed", 8053172852482175524, "seed of the delay generator (Go math/rand v1 source)")
 	_ = cmd.MarkFlagFilename("top", "top")
 	_ = cmd.MarkFlagFilename("events", "events")

@@ -144,10 +144,10 @@ a terminal.`,
 		return nil
 	})
 	f := cmd.Flags()
-	f.StringVar(&home, "home", "", "home of a STOPPED node whose store is read (env LEDGERD_HOME)")
-	f.StringVar(&nodeURL, "node", "", "API URL of a RUNNING node to download the state file from (env LEDGERD_NODE)")
-	f.StringVar(&epochArg, "epoch", "", "final epoch to export (>= 1), or latest")
-	f.StringVar(&out, "out", "", "output file (written atomically: a temporary file renamed at the end)")
+	f.StringVar(&home, "home", "", "home `DIR` of a STOPPED node whose store is read (env LEDGERD_HOME)")
+	f.StringVar(&nodeURL, "node", "", "API `URL` of a RUNNING node to download the state file from (env LEDGERD_NODE)")
+	f.StringVar(&epochArg, "epoch", "", "final epoch `N` to export (>= 1), or latest")
+	f.StringVar(&out, "out", "", "output `FILE` (written atomically: a temporary file renamed at the end)")
 	c.jsonFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagDirname("home")
 	_ = cmd.MarkFlagFilename("out")
@@ -237,7 +237,7 @@ terminal.`,
 			info.Epoch, info.Hash, info.StateRoot, info.Accounts, home)
 		return nil
 	})
-	c.homeFlag(cmd, &home, "home of the new node (its data directory must be empty)")
+	c.homeFlag(cmd, &home, "home `DIR` of the new node (its data directory must be empty)")
 	c.jsonFlag(cmd, &asJSON)
 	cmd.Annotations = envAnnotation(envHome, envSettingsRef)
 	return cmd
