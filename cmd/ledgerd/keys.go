@@ -229,12 +229,15 @@ func (c *cli) keysImportCmd() *cobra.Command {
 		if err := refuseExisting(out); err != nil {
 			return err
 		}
+		if enc, err := isKeystoreFile(in); err != nil || enc {
+			if err == nil {
+				err = fmt.Errorf("%s is already a keystore file", in)
+			}
+			return err
+		}
 		km, err := c.loadAnyKey(in, "")
 		if err != nil {
 			return err
-		}
-		if km.encrypted {
-			return fmt.Errorf("%s is already a keystore file", in)
 		}
 		pass, err := c.newPassphrase(po.passwordFile)
 		if err != nil {
@@ -334,7 +337,7 @@ func (c *cli) loadAnyKey(path, passwordFile string) (keyMaterial, error) {
 	if err != nil {
 		return keyMaterial{}, fmt.Errorf("load key %s: %w", path, err)
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+	if !isKeystore(data) {
 		key, err := loadKey(path)
 		return keyMaterial{key: key}, err
 	}
@@ -347,6 +350,19 @@ func (c *cli) loadAnyKey(path, passwordFile string) (keyMaterial, error) {
 		return keyMaterial{}, fmt.Errorf("load key %s: %w", path, err)
 	}
 	return keyMaterial{key: k.PrivateKey, encrypted: true}, nil
+}
+
+// isKeystore reports whether a key file's content is a keystore (JSON)
+// rather than plain hex.
+func isKeystore(data []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) }
+
+// isKeystoreFile reports whether the key file at path is a keystore.
+func isKeystoreFile(path string) (bool, error) {
+	data, err := readLimited(path, maxKeyFileBytes)
+	if err != nil {
+		return false, fmt.Errorf("load key %s: %w", path, err)
+	}
+	return isKeystore(data), nil
 }
 
 // writeKeystore encrypts key under pass and writes it to path (mode
