@@ -4,9 +4,12 @@
 // (runtime/debug.ReadBuildInfo). The `ledgerd version` command, the
 // ledgerd_build_info metric and the API's status can all read it.
 //
-// A release build may set the version explicitly:
+// A build may also set the version and commit explicitly, which `make
+// build` does from git (so that a build from a git worktree, or with
+// GOFLAGS=-buildvcs=false, still names its commit):
 //
-//	go build -ldflags "-X github.com/ledgerd/ledgerd/node/buildinfo.version=v1.2.3" ./cmd/ledgerd
+//	go build -ldflags "-X github.com/ledgerd/ledgerd/node/buildinfo.version=v1.2.3 \
+//		-X github.com/ledgerd/ledgerd/node/buildinfo.commit=$(git rev-parse HEAD)" ./cmd/ledgerd
 package buildinfo
 
 import (
@@ -15,9 +18,9 @@ import (
 	"sync"
 )
 
-// version, when set with -ldflags -X, replaces the module version from the
-// build information.
-var version string
+// version and commit, when set with -ldflags -X, replace the module
+// version and the VCS revision from the build information.
+var version, commit string
 
 // Info describes one build.
 type Info struct {
@@ -62,6 +65,9 @@ var Get = sync.OnceValue(func() Info {
 	}
 	if version != "" {
 		info.Version = version
+	}
+	if commit != "" {
+		info.Commit = commit
 	}
 	return info
 })
