@@ -148,7 +148,7 @@ func (d *devnet) cli(args ...string) string {
 	return string(out)
 }
 
-// TestDevnetEndToEnd is issue 5's acceptance test: a 4-validator devnet,
+// TestDevnetEndToEnd runs the whole system: a 4-validator devnet,
 // 1,000 transfers from 10 accounts sent through the CLI, then every node
 // serves byte-identical checkpoints for every epoch, `checkpoint verify`
 // passes against every node, every transfer is final with an ok receipt,
@@ -479,7 +479,7 @@ func checkBench(t *testing.T, d *devnet) {
 		}
 	}
 	// A nearly idle network finalizes an epoch in tens of milliseconds; a
-	// boundary misplaced by an epoch length (a bug this caught) shows here.
+	// boundary misplaced by an epoch length shows here.
 	if rep.BoundaryToFinal.P50 > 500 || rep.BoundaryToFinal.P50 >= rep.SubmitToFinalMs.P50 {
 		t.Fatalf("bench: boundary→final p50 %.0f ms: want at most 500 ms and below submit→final p50 %.0f ms",
 			rep.BoundaryToFinal.P50, rep.SubmitToFinalMs.P50)
