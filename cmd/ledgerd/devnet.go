@@ -74,7 +74,7 @@ validator answers; messages go to stderr.`,
 	f.StringVar(&dir, "dir", ".devnet", "network `DIR`; generated when empty or absent, reused otherwise")
 	f.DurationVar(&epoch, "epoch", time.Second, "epoch length (when generating)")
 	f.StringVar(&chainID, "chain-id", "ledgerd-devnet", "chain ID (when generating)")
-	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node's API")
+	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node's API and the first final checkpoint")
 	f.IntVar(&extra, "accounts", 0, "extra genesis accounts with balance 1 (when generating), for a large state (bench --recipients)")
 	c.jsonFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagDirname("dir")
@@ -240,23 +240,45 @@ func loadHomes(dir string) ([]generatedNode, error) {
 
 // waitReady polls every node's /healthz until all answer as running (not
 // "syncing" or "starting": the API answers during the start-up state
-// sync), a node exits, or the timeout passes.
+// sync), then node 0 until it has a final checkpoint, so that the commands
+// the devnet prints work at once; it gives up when a node exits or the
+// timeout passes.
 func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan int) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
-	for _, nd := range info.Nodes {
-		for {
-			resp, err := client.Get(nd.API + "/healthz")
-			if err == nil {
-				var h api.Health
-				derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK && derr == nil && h.Sync != api.SyncSyncing && h.Sync != api.SyncStarting {
-					break
-				}
-			}
+	ready := func(url string, ok func(*http.Response) bool) bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return ok(resp)
+	}
+	healthy := func(resp *http.Response) bool {
+		var h api.Health
+		derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h)
+		return resp.StatusCode == http.StatusOK && derr == nil && h.Sync != api.SyncSyncing && h.Sync != api.SyncStarting
+	}
+	hasFinal := func(resp *http.Response) bool {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode == http.StatusOK
+	}
+	type check struct {
+		node int
+		url  string
+		ok   func(*http.Response) bool
+		what string
+	}
+	var checks []check
+	for i, nd := range info.Nodes {
+		checks = append(checks, check{i, nd.API + "/healthz", healthy, "did not answer " + nd.API + "/healthz"})
+	}
+	checks = append(checks, check{0, info.Nodes[0].API + "/v1/checkpoints/latest", hasFinal, "had no final checkpoint"})
+	for _, c := range checks {
+		for !ready(c.url, c.ok) {
+			nd := info.Nodes[c.node]
 			if time.Now().After(deadline) {
-				return fmt.Errorf("validator %s did not answer %s/healthz within %s; see %s", nd.Name, nd.API, timeout, nd.Log)
+				return fmt.Errorf("validator %s %s within %s; see %s", nd.Name, c.what, timeout, nd.Log)
 			}
 			select {
 			case <-ctx.Done():
