@@ -123,10 +123,6 @@ the client commands. Every command takes --help.`,
 		Version:       bi.Version + " (commit " + bi.ShortCommit() + ", " + bi.GoVersion + ")",
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          nil, // unknown commands are usage errors
-		CompletionOptions: cobra.CompletionOptions{
-			HiddenDefaultCmd: false,
-		},
 	}
 	root.SetIn(c.stdin)
 	root.SetOut(c.stdout)
