@@ -57,8 +57,9 @@ vet:
 # installed, data that is not there). The race run uses -short, which skips
 # the long end-to-end tests by design; it only counts them.
 unit:
-	@set -o pipefail; $(GO) test -json -timeout $(TEST_TIMEOUT) -count=1 ./... | $(GO) run ./cmd/ledgerd/internal/testreport
-	@set -o pipefail; $(GO) test -json -timeout $(TEST_TIMEOUT) -count=1 -race -short $(RACE_PKGS) | $(GO) run ./cmd/ledgerd/internal/testreport -short
+	@$(GO) build -o bin/testreport ./cmd/ledgerd/internal/testreport
+	@set -o pipefail; $(GO) test -json -timeout $(TEST_TIMEOUT) -count=1 ./... | bin/testreport
+	@set -o pipefail; $(GO) test -json -timeout $(TEST_TIMEOUT) -count=1 -race -short $(RACE_PKGS) | bin/testreport -short
 	@echo "not run by make test: the Docker testnet end-to-end tests (make testnet-e2e; .ci/run runs them when 'docker info' answers)"
 
 clean:
