@@ -125,14 +125,14 @@ func printSkips(out io.Writer, skips []skip, short bool) {
 			}
 			counts[s.pkg]++
 		}
-		fmt.Fprintf(out, "skipped with -short: %d tests (", len(skips))
+		fmt.Fprintf(out, "skipped in this -short run: %d tests (", len(skips))
 		for i, p := range pkgs {
 			if i > 0 {
 				fmt.Fprint(out, ", ")
 			}
 			fmt.Fprintf(out, "%s %d", strings.TrimPrefix(p, "github.com/ledgerd/ledgerd/"), counts[p])
 		}
-		fmt.Fprintln(out, ")")
+		fmt.Fprintln(out, "); the first run lists its skips with their reasons")
 		return
 	}
 	fmt.Fprintf(out, "skipped: %d tests\n", len(skips))

@@ -45,7 +45,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("exit code %d with a failure, want 1", code)
 	}
 	out.Reset()
-	if code := report(strings.NewReader(in), &out, true); !strings.Contains(out.String(), "skipped with -short: 1 tests (p/a 1)") || code != 1 {
+	if code := report(strings.NewReader(in), &out, true); !strings.Contains(out.String(), "skipped in this -short run: 1 tests (p/a 1)") || code != 1 {
 		t.Errorf("-short report:\n%s", out.String())
 	}
 }
