@@ -10,12 +10,17 @@ import (
 // Config is everything a node needs to run. cmd/ledgerd builds it from
 // defaults, the home's config.toml, LEDGERD_* environment variables and flags
 // (in that order of increasing precedence); node never reads flags or env.
+// Every field with a toml tag is a key of config.toml: cmd/ledgerd/config.go
+// gives each one its environment variable, flag and documentation, and
+// docs/config.md lists them (a test fails when a key has none).
 type Config struct {
 	// Home is the node's directory; relative paths below are resolved in it.
 	Home string `toml:"-"`
 	// Moniker is a human name for logs and the API.
 	Moniker string `toml:"moniker"`
-	// KeyFile holds the validator's secp256k1 key (64 hex chars, mode 0600).
+	// KeyFile holds the validator's secp256k1 key (64 hex chars, mode 0600):
+	// plain hex, not an encrypted keystore, so that the node starts
+	// unattended.
 	KeyFile string `toml:"key_file"`
 	// GenesisFile is the chain's genesis JSON.
 	GenesisFile string `toml:"genesis_file"`
@@ -25,9 +30,10 @@ type Config struct {
 	// runtime/debug.SetMemoryLimit) that Run sets for the whole process
 	// once start-up (genesis, state sync) is done; 0 leaves the runtime's
 	// setting alone. The garbage collector then runs more often near the
-	// limit and returns freed memory to the system sooner. Default 112
-	// (128 until the seventh session, when Badger's table buffers shrank);
-	// docs/BENCHMARKS.md has the measured effect.
+	// limit and returns freed memory to the system sooner. Default 112: the
+	// heap grows to the limit whatever the live heap, so the limit sets a
+	// loaded validator's peak RSS (docs/bench-store.md has the measured
+	// effect).
 	MemoryLimitMiB int `toml:"memory_limit_mib"`
 
 	P2P      P2PConfig      `toml:"p2p"`
@@ -121,8 +127,10 @@ type ProtocolConfig struct {
 
 // LogConfig selects the log format and level.
 type LogConfig struct {
-	Level  string `toml:"level"`  // debug, info, warn, error
-	Format string `toml:"format"` // text or json
+	// Level is debug, info, warn or error.
+	Level string `toml:"level"`
+	// Format is text or json.
+	Format string `toml:"format"`
 }
 
 // DefaultConfig returns the defaults for a node living in home.

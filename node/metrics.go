@@ -10,25 +10,35 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/buildinfo"
 	"github.com/ledgerd/ledgerd/node/store"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
 // metrics are the node's Prometheus series, on their own registry.
+// docs/metrics.md lists every series.
 type metrics struct {
-	reg              *prometheus.Registry
-	labels           prometheus.Labels
-	epoch            prometheus.Gauge
-	epochExecutedG   prometheus.Gauge
-	epochFinal       prometheus.Gauge
-	finality         prometheus.Histogram
-	phase            *prometheus.HistogramVec
-	txsFinal         prometheus.Counter
-	txsExecuted      *prometheus.CounterVec
-	txsSubmitted     *prometheus.CounterVec
-	mempool          prometheus.Gauge
-	peers            prometheus.Gauge
-	batchTxs         prometheus.Histogram
+	reg            *prometheus.Registry
+	labels         prometheus.Labels
+	epoch          prometheus.Gauge
+	epochExecutedG prometheus.Gauge
+	epochFinal     prometheus.Gauge
+	// finalTime is the Unix time at which this node last saw a checkpoint
+	// become final (0 until it has since it started): a stall alert
+	// compares it with the current time.
+	finalTime prometheus.Gauge
+	// syncState holds 1 for the node's sync state and 0 for the others.
+	syncState    *prometheus.GaugeVec
+	finality     prometheus.Histogram
+	phase        *prometheus.HistogramVec
+	txsFinal     prometheus.Counter
+	txsExecuted  *prometheus.CounterVec
+	txsSubmitted *prometheus.CounterVec
+	mempool      prometheus.Gauge
+	peers        prometheus.Gauge
+	batchTxs     prometheus.Histogram
+	// entriesDelivered is counted but not registered:
+	// ledgerd_p2p_entries_delivered_total exports the same count.
 	entriesDelivered prometheus.Counter
 	deliverErrors    prometheus.Counter
 	badVotes         prometheus.Counter
@@ -48,6 +58,10 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		epoch:          prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_open", "Epoch this node's next batch belongs to."))),
 		epochExecutedG: prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_executed", "Last epoch executed and committed locally."))),
 		epochFinal:     prometheus.NewGauge(prometheus.GaugeOpts(f("epoch_final", "Last final epoch."))),
+		finalTime: prometheus.NewGauge(prometheus.GaugeOpts(f("last_final_checkpoint_timestamp_seconds",
+			"Unix time at which this node last saw a checkpoint become final; 0 until it has since it started."))),
+		syncState: prometheus.NewGaugeVec(prometheus.GaugeOpts(f("sync_state",
+			"1 for the node's sync state (synced, catching_up, halted), 0 for the others.")), []string{"state"}),
 		finality: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "finality_seconds",
 			Help: "Time from an epoch's boundary to its checkpoint becoming final here.", ConstLabels: labels,
 			Buckets: []float64{.025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}}),
@@ -62,16 +76,44 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		peers:        prometheus.NewGauge(prometheus.GaugeOpts(f("peers", "Connected validators."))),
 		batchTxs: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "batch_txs",
 			Help: "Transactions per proposed batch.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
-		entriesDelivered: prometheus.NewCounter(prometheus.CounterOpts(f("entries_delivered_total", "Stream entries of other validators delivered in order."))),
+		entriesDelivered: prometheus.NewCounter(prometheus.CounterOpts(f("entries_delivered_total", "Not exported."))),
 		deliverErrors:    prometheus.NewCounter(prometheus.CounterOpts(f("deliver_errors_total", "Delivered entries the machine refused (broken stream)."))),
 		badVotes:         prometheus.NewCounter(prometheus.CounterOpts(f("bad_votes_total", "Malformed or badly signed votes."))),
 		equivocations:    prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
 		divergences:      prometheus.NewCounter(prometheus.CounterOpts(f("divergences_total", "Certified checkpoints that differ from ours."))),
 	}
-	reg.MustRegister(m.epoch, m.epochExecutedG, m.epochFinal, m.finality, m.phase, m.txsFinal, m.txsExecuted, m.txsSubmitted,
-		m.mempool, m.peers, m.batchTxs, m.entriesDelivered, m.deliverErrors, m.badVotes, m.equivocations, m.divergences,
+	bi := buildinfo.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts(f("build_info",
+		"Always 1; the labels name the running build (module version, VCS commit, Go version).")),
+		[]string{"version", "commit", "go_version"})
+	build.WithLabelValues(bi.Version, bi.Commit, bi.GoVersion).Set(1)
+	for _, s := range syncStates {
+		m.syncState.WithLabelValues(s).Set(0)
+	}
+	reg.MustRegister(build, m.epoch, m.epochExecutedG, m.epochFinal, m.finalTime, m.syncState, m.finality, m.phase,
+		m.txsFinal, m.txsExecuted, m.txsSubmitted, m.mempool, m.peers, m.batchTxs, m.deliverErrors, m.badVotes,
+		m.equivocations, m.divergences,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// syncStates are the values of ledgerd_sync_state's state label: the
+// sync states /v1/status reports once the node runs. The metrics listener
+// opens after the start-up state sync, so "starting" and "syncing" never
+// show here.
+var syncStates = []string{"synced", "catching_up", "halted"}
+
+// syncStateOf is the sync state of a published view, as /v1/status
+// reports it: halted after a divergence, catching up while the open epoch
+// is more than 3 ahead of the last final one, synced otherwise.
+func syncStateOf(v *view) string {
+	switch {
+	case v.halted:
+		return "halted"
+	case v.epoch > v.lastFinal+3:
+		return "catching_up"
+	}
+	return "synced"
 }
 
 // registerStore exports the store's resident-page trimmer (store/trim.go).
@@ -115,6 +157,7 @@ func (m *metrics) observePhase(phase string, d time.Duration) {
 
 func (m *metrics) finalized(c checkpoint.Certified, now, boundary time.Time) {
 	m.epochFinal.Set(float64(c.Header.Epoch))
+	m.finalTime.Set(float64(now.UnixMilli()) / 1000)
 	m.txsFinal.Add(float64(c.Header.TxCount))
 	if d := now.Sub(boundary); d >= 0 && d < time.Hour {
 		m.finality.Observe(d.Seconds())
@@ -125,6 +168,14 @@ func (m *metrics) observeView(v *view, mempool int) {
 	m.epoch.Set(float64(v.epoch))
 	m.peers.Set(float64(v.peers))
 	m.mempool.Set(float64(mempool))
+	state := syncStateOf(v)
+	for _, s := range syncStates {
+		if s == state {
+			m.syncState.WithLabelValues(s).Set(1)
+		} else {
+			m.syncState.WithLabelValues(s).Set(0)
+		}
+	}
 }
 
 // p2pCollector exports the network layer's counters at scrape time.

@@ -118,17 +118,36 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-// TestComposeConfig asks docker-compose itself to parse a generated file,
-// when docker-compose is installed.
+// composeCommand is the Compose command line to run: $LEDGERD_COMPOSE
+// (the Makefile's choice), else `docker compose` (v2) when it answers,
+// else `docker-compose` (v1); nil when neither is installed.
+func composeCommand() []string {
+	if v := strings.Fields(os.Getenv("LEDGERD_COMPOSE")); len(v) > 0 {
+		return v
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		return []string{"docker-compose"}
+	}
+	return nil
+}
+
+// TestComposeConfig asks Compose itself to parse a generated file, when
+// Compose (v2 or v1) is installed.
 func TestComposeConfig(t *testing.T) {
-	dc, err := exec.LookPath("docker-compose")
-	if err != nil {
-		t.Skip("docker-compose not installed; the file's syntax is not checked by it")
+	dc := composeCommand()
+	if dc == nil {
+		t.Skip("neither docker compose (v2) nor docker-compose (v1) is installed; the file's syntax is not checked by Compose")
 	}
 	dir := t.TempDir()
 	out, err := Compose(goodSpec())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "\nversion:") {
+		t.Fatalf("the file has a top-level version key, which Compose v2 reports as obsolete:\n%s", out)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), out, 0o644); err != nil {
 		t.Fatal(err)
@@ -138,10 +157,10 @@ func TestComposeConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(dc, "-p", "ledgerdcomposetest", "config", "-q")
+	cmd := exec.Command(dc[0], append(dc[1:], "-p", "ledgerdcomposetest", "config", "-q")...)
 	cmd.Dir = dir
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("docker-compose config: %v\n%s", err, msg)
+	if msg, err := cmd.CombinedOutput(); err != nil || len(msg) > 0 {
+		t.Fatalf("%s config: %v\n%s", strings.Join(dc, " "), err, msg)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build e2e
 
-// End-to-end tests of the docker-compose testnet. Each test generates a
+// End-to-end tests of the compose testnet. Each test generates a
 // fresh 4-validator network with `ledgerd testnet --docker`, starts it under
 // its own compose project, perturbs it with docker (kill, network
 // disconnect, pause) and checks the validators through their published HTTP
@@ -9,7 +9,9 @@
 // final. Run them with `make testnet-e2e`, which builds the static binary
 // and the image first; they need LEDGERD_BIN (the host binary used to
 // generate the network and verify chains) and the image named by
-// LEDGERD_TESTNET_IMAGE (default ledgerd:testnet).
+// LEDGERD_TESTNET_IMAGE (default ledgerd:testnet). Compose is
+// $LEDGERD_COMPOSE (set by the Makefile), else `docker compose` (v2) when
+// installed, else `docker-compose` (v1).
 package testnet
 
 import (
@@ -54,6 +56,11 @@ type network struct {
 	genesis  *ledger.Genesis
 	faucet   *ecdsa.PrivateKey
 	extraNet string // a partition network to remove on cleanup
+	// compose is the Compose command line (composeCommand).
+	compose []string
+	// containers are the container IDs of v0, v1, …, read once the
+	// network is up (v1 and v2 name containers differently).
+	containers []string
 }
 
 // run executes a command with a time bound and returns its combined output.
@@ -95,7 +102,7 @@ func freeBase(t *testing.T, n int) int {
 var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
 
 // startNetwork generates and starts a fresh network; t.Cleanup tears it
-// down (docker-compose down -v), printing the logs first if t failed.
+// down (compose down -v), printing the logs first if t failed.
 func startNetwork(t *testing.T) *network {
 	t.Helper()
 	if out, err := run(20*time.Second, "docker", "info"); err != nil {
@@ -112,8 +119,12 @@ func startNetwork(t *testing.T) *network {
 	if _, err := run(30*time.Second, "docker", "image", "inspect", image); err != nil {
 		t.Fatalf("image %s is missing: run `make testnet-image` (%v)", image, err)
 	}
+	dc := composeCommand()
+	if dc == nil {
+		t.Fatal("neither docker compose (v2) nor docker-compose (v1) is installed")
+	}
 	base := freeBase(t, validators)
-	n := &network{t: t, bin: bin, dir: filepath.Join(t.TempDir(), "net"), apiBase: base,
+	n := &network{t: t, bin: bin, dir: filepath.Join(t.TempDir(), "net"), apiBase: base, compose: dc,
 		project: "ledgerde2e" + nonAlnum.ReplaceAllString(strings.ToLower(t.Name()), "") + fmt.Sprint(os.Getpid()%10000)}
 	out, err := run(time.Minute, bin, "testnet", "--docker", "--validators", fmt.Sprint(validators), "--out", n.dir,
 		"--image", image, "--chain-id", chainID, "--epoch", epochLen.String(), "--start-in", "20s",
@@ -125,10 +136,17 @@ func startNetwork(t *testing.T) *network {
 	_ = out
 	t.Cleanup(n.down)
 	start := time.Now()
-	if _, err := n.compose(4*time.Minute, "up", "-d"); err != nil {
+	if _, err := n.composeRun(4*time.Minute, "up", "-d"); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("docker-compose up -d took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("%s up -d took %s", strings.Join(dc, " "), time.Since(start).Round(time.Millisecond))
+	for i := range validators {
+		out, err := n.composeRun(time.Minute, "ps", "-q", ServiceName(i))
+		if err != nil || strings.TrimSpace(out) == "" {
+			t.Fatalf("container of %s: %v %q", ServiceName(i), err, out)
+		}
+		n.containers = append(n.containers, strings.TrimSpace(out))
+	}
 	if n.genesis, err = node.LoadGenesis(filepath.Join(n.dir, "genesis.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -147,23 +165,23 @@ func startNetwork(t *testing.T) *network {
 	return n
 }
 
-func (n *network) compose(timeout time.Duration, args ...string) (string, error) {
-	full := append([]string{"-p", n.project, "-f", filepath.Join(n.dir, "docker-compose.yml")}, args...)
-	return run(timeout, "docker-compose", full...)
+func (n *network) composeRun(timeout time.Duration, args ...string) (string, error) {
+	full := append(append(n.compose[1:len(n.compose):len(n.compose)], "-p", n.project, "-f", filepath.Join(n.dir, "docker-compose.yml")), args...)
+	return run(timeout, n.compose[0], full...)
 }
 
 // down prints the tail of every log if the test failed, then removes the
 // containers, the network, the volumes and any partition network.
 func (n *network) down() {
 	if n.t.Failed() {
-		out, _ := n.compose(time.Minute, "logs", "--no-color", "--tail", "60")
+		out, _ := n.composeRun(time.Minute, "logs", "--no-color", "--tail", "60")
 		n.t.Logf("logs of project %s:\n%s", n.project, out)
 	}
 	// A paused container cannot be stopped; unpause everything first.
-	for i := range validators {
+	for i := range n.containers {
 		_, _ = run(30*time.Second, "docker", "unpause", n.container(i))
 	}
-	if out, err := n.compose(3*time.Minute, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
+	if out, err := n.composeRun(3*time.Minute, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
 		n.t.Errorf("cleanup: %v\n%s", err, out)
 	}
 	if n.extraNet != "" {
@@ -171,8 +189,8 @@ func (n *network) down() {
 	}
 }
 
-// container is the container name of validator i (docker-compose v1 naming).
-func (n *network) container(i int) string { return fmt.Sprintf("%s_%s_1", n.project, ServiceName(i)) }
+// container is the container ID of validator i.
+func (n *network) container(i int) string { return n.containers[i] }
 
 func (n *network) docker(args ...string) {
 	n.t.Helper()

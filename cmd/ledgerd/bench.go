@@ -22,6 +22,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/spf13/cobra"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
@@ -76,58 +77,79 @@ func percentilesOf(ms []float64) percentiles {
 	return percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
 }
 
-func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench (--devnet DIR | --nodes URL,... --faucet-key FILE) [--accounts N] [--duration D] [--rate R] [--json]", stderr)
-	devnetDir := fs.String("devnet", "", "devnet directory (reads devnet.json: nodes, faucet key, validator PIDs)")
-	nodesFlag := fs.String("nodes", "", "comma-separated node API URLs (instead of --devnet)")
-	faucetFlag := fs.String("faucet-key", "", "faucet key file (with --nodes)")
-	accounts := fs.Int("accounts", 200, "client accounts to fund and send from (1..100000)")
-	duration := fs.Duration("duration", 30*time.Second, "how long to submit (at most 1h)")
-	rate := fs.Float64("rate", 0, "target submissions per second over all nodes (0: as fast as accepted)")
-	drain := fs.Duration("drain", 15*time.Second, "how long to wait for submitted transactions to become final")
-	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
-	workers := fs.Int("workers", 8, "concurrent submitters per node (1..256)")
-	batch := fs.Int("batch", 50, "transactions per submission request (1..1000)")
-	recipients := fs.Int("recipients", 0, "send to this many extra genesis accounts (devnet/testnet --accounts) instead of between bench accounts")
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
+func (c *cli) benchCmd() *cobra.Command {
+	var devnetDir, nodesFlag, faucetFlag, passwordFile string
+	var accounts, workers, batch, recipients int
+	var duration, drain time.Duration
+	var rate float64
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench (--devnet DIR | --nodes URL,... --faucet-key FILE) [--accounts N] [--duration D] [--rate R]",
+		Short: "Load a network with signed transfers and report throughput, latency, CPU and RSS",
+		Long: `Fund --accounts accounts from the faucet, then submit 1-unit transfers through
+every node for --duration (at --rate per second, signed ahead, or as fast as
+they are accepted), follow the final checkpoints and report the rate that
+became final during the load, submit→final and boundary→final latencies and,
+for a devnet, each validator's CPU time and peak RSS. docs/BENCHMARKS.md has
+figures and how to reproduce them. A progress bar goes to stderr when it is a
+terminal.`,
+		GroupID: groupNetwork,
+		Args:    noArgs,
 	}
-	if *accounts < 1 || *accounts > 100_000 {
-		return fmt.Errorf("%w: --accounts %d out of range [1, 100000]", errUsage, *accounts)
-	}
-	if *duration <= 0 || *duration > time.Hour {
-		return fmt.Errorf("%w: --duration %s out of range (0, 1h]", errUsage, *duration)
-	}
-	if *workers < 1 || *workers > 256 {
-		return fmt.Errorf("%w: --workers %d out of range [1, 256]", errUsage, *workers)
-	}
-	if *batch < 1 || *batch > api.MaxBatchTxs {
-		return fmt.Errorf("%w: --batch %d out of range [1, %d]", errUsage, *batch, api.MaxBatchTxs)
-	}
-	if *recipients < 0 || *recipients > maxExtraAccounts {
-		return fmt.Errorf("%w: --recipients %d out of range [0, %d]", errUsage, *recipients, maxExtraAccounts)
-	}
-	if *rate < 0 {
-		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
-	}
-	target, err := benchTarget(*devnetDir, *nodesFlag, *faucetFlag)
-	if err != nil {
-		return err
-	}
-	progress := stderr
-	if !*asJSON {
-		progress = stdout
-	}
-	rep, err := runBench(ctx, target, benchParams{accounts: *accounts, duration: *duration, rate: *rate,
-		drain: *drain, workersPerNode: *workers, batch: *batch, recipients: *recipients}, progress)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(stdout, rep)
-	}
-	printBench(stdout, rep)
-	return nil
+	cmd.RunE = c.action(func(ctx context.Context, _ []string) error {
+		if accounts < 1 || accounts > 100_000 {
+			return fmt.Errorf("%w: --accounts %d out of range [1, 100000]", errUsage, accounts)
+		}
+		if duration <= 0 || duration > time.Hour {
+			return fmt.Errorf("%w: --duration %s out of range (0, 1h]", errUsage, duration)
+		}
+		if workers < 1 || workers > 256 {
+			return fmt.Errorf("%w: --workers %d out of range [1, 256]", errUsage, workers)
+		}
+		if batch < 1 || batch > api.MaxBatchTxs {
+			return fmt.Errorf("%w: --batch %d out of range [1, %d]", errUsage, batch, api.MaxBatchTxs)
+		}
+		if recipients < 0 || recipients > maxExtraAccounts {
+			return fmt.Errorf("%w: --recipients %d out of range [0, %d]", errUsage, recipients, maxExtraAccounts)
+		}
+		if rate < 0 {
+			return fmt.Errorf("%w: --rate must be >= 0", errUsage)
+		}
+		target, err := benchTarget(devnetDir, nodesFlag, faucetFlag, func(path string) (*ecdsa.PrivateKey, error) {
+			km, err := c.loadAnyKey(path, passwordFile)
+			return km.key, err
+		})
+		if err != nil {
+			return err
+		}
+		rep, err := runBench(ctx, target, benchParams{accounts: accounts, duration: duration, rate: rate,
+			drain: drain, workersPerNode: workers, batch: batch, recipients: recipients}, c.progress())
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(c.stdout, rep)
+		}
+		printBench(c.stdout, rep)
+		return nil
+	})
+	f := cmd.Flags()
+	f.StringVar(&devnetDir, "devnet", "", "devnet `DIR` (reads devnet.json: nodes, faucet key, validator PIDs)")
+	f.StringVar(&nodesFlag, "nodes", "", "comma-separated node API `URLs` (instead of --devnet)")
+	f.StringVar(&faucetFlag, "faucet-key", "", "faucet key `FILE`, plain hex or keystore (with --nodes)")
+	f.StringVar(&passwordFile, "password-file", "", "`FILE` whose first line is the passphrase of a keystore --faucet-key (default: prompt)")
+	f.IntVar(&accounts, "accounts", 200, "client accounts to fund and send from (1..100000)")
+	f.DurationVar(&duration, "duration", 30*time.Second, "how long to submit (at most 1h)")
+	f.Float64Var(&rate, "rate", 0, "target submissions per second over all nodes (0: as fast as accepted)")
+	f.DurationVar(&drain, "drain", 15*time.Second, "how long to wait for submitted transactions to become final")
+	f.IntVar(&workers, "workers", 8, "concurrent submitters per node (1..256)")
+	f.IntVar(&batch, "batch", 50, "transactions per submission request (1..1000)")
+	f.IntVar(&recipients, "recipients", 0, "send to this many extra genesis accounts (devnet/testnet --accounts) instead of between bench accounts")
+	c.jsonFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagDirname("devnet")
+	_ = cmd.MarkFlagFilename("faucet-key")
+	_ = cmd.MarkFlagFilename("password-file")
+	return cmd
 }
 
 // benchTargetInfo is the network a bench run loads.
@@ -150,7 +172,9 @@ func (t benchTargetInfo) epochStartMs(prevTimeMs int64, epoch uint64, timeMs int
 		checkpoint.Header{Epoch: epoch, TimeMs: timeMs})
 }
 
-func benchTarget(devnetDir, nodes, faucetFile string) (benchTargetInfo, error) {
+// benchTarget reads the network to load from a devnet directory or a
+// list of URLs; loadKey reads the faucet key.
+func benchTarget(devnetDir, nodes, faucetFile string, loadKey func(string) (*ecdsa.PrivateKey, error)) (benchTargetInfo, error) {
 	var t benchTargetInfo
 	switch {
 	case devnetDir != "" && nodes != "":

@@ -34,7 +34,7 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run"}, 2, "--home is required"},
-		{[]string{"run", "--home", dir, "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"run", "--home", dir, "--bogus"}, 2, "unknown flag: --bogus"},
 		{[]string{"keys"}, 2, "missing subcommand"},
 		{[]string{"keys", "new"}, 2, "--out is required"},
 		{[]string{"keys", "show", "--key", filepath.Join(dir, "nope")}, 1, "load key"},

@@ -156,7 +156,7 @@ func (p *procNet) chain(t *testing.T) (*ledger.Genesis, *ecdsa.PrivateKey) {
 	return g, faucet
 }
 
-// TestKillRestart is issue 7's crash test: a loaded 4-validator network
+// TestKillRestart is the crash test: a loaded 4-validator network
 // whose validators are killed with SIGKILL at random moments and restarted.
 // After every round all nodes agree on every final checkpoint, the chain
 // verifies against the genesis, and every transaction any node reported

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/spf13/cobra"
 
 	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/p2p"
@@ -45,22 +46,60 @@ type DevnetNode struct {
 	PID     int    `json:"pid"`
 }
 
-func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("devnet", "devnet --validators N --dir DIR [--epoch 1s]", stderr)
-	n := fs.Int("validators", 4, "number of validators (when generating)")
-	dir := fs.String("dir", ".devnet", "network directory; generated when empty or absent, reused otherwise")
-	epoch := fs.Duration("epoch", time.Second, "epoch length (when generating)")
-	chainID := fs.String("chain-id", "ledgerd-devnet", "chain ID (when generating)")
-	readyTimeout := fs.Duration("ready-timeout", 60*time.Second, "how long to wait for every node's API")
-	extra := fs.Int("accounts", 0, "extra genesis accounts with balance 1 (when generating), for a large state (bench --recipients)")
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
+func (c *cli) devnetCmd() *cobra.Command {
+	var n, extra int
+	var dir, chainID string
+	var epoch, readyTimeout time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "devnet [--validators N] [--dir DIR] [--epoch 1s]",
+		Short: "Generate (if needed) and run a local network of validators on loopback",
+		Long: `Run N validators as separate 'ledgerd run' processes on loopback until Ctrl-C,
+which stops them all. DIR is generated when it is empty or absent (keys,
+genesis, homes v0…, a funded faucet key) and reused otherwise; DIR/devnet.json
+describes the running network for tools. A validator that exits stops the
+devnet; nothing is restarted.
+
+With --json the description (DIR/devnet.json) is printed on stdout once every
+validator answers; messages go to stderr.`,
+		GroupID: groupNetwork,
+		Args:    noArgs,
 	}
-	abs, err := filepath.Abs(*dir)
+	cmd.RunE = c.action(func(ctx context.Context, _ []string) error {
+		return c.devnet(ctx, devnetOpts{validators: n, dir: dir, epoch: epoch, chainID: chainID,
+			readyTimeout: readyTimeout, extra: extra, asJSON: asJSON})
+	})
+	f := cmd.Flags()
+	f.IntVar(&n, "validators", 4, "number of validators (when generating)")
+	f.StringVar(&dir, "dir", ".devnet", "network `DIR`; generated when empty or absent, reused otherwise")
+	f.DurationVar(&epoch, "epoch", time.Second, "epoch length (when generating)")
+	f.StringVar(&chainID, "chain-id", "ledgerd-devnet", "chain ID (when generating)")
+	f.DurationVar(&readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for every node's API and the first final checkpoint")
+	f.IntVar(&extra, "accounts", 0, "extra genesis accounts with balance 1 (when generating), for a large state (bench --recipients)")
+	c.jsonFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagDirname("dir")
+	cmd.Annotations = envAnnotation("GOMAXPROCS")
+	return cmd
+}
+
+type devnetOpts struct {
+	validators, extra   int
+	dir, chainID        string
+	epoch, readyTimeout time.Duration
+	asJSON              bool
+}
+
+func (c *cli) devnet(ctx context.Context, o devnetOpts) error {
+	// Messages go to stdout, or to stderr when stdout carries the JSON.
+	msg := c.stdout
+	if o.asJSON {
+		msg = c.stderr
+	}
+	abs, err := filepath.Abs(o.dir)
 	if err != nil {
 		return err
 	}
-	nodes, err := devnetHomes(abs, *n, *epoch, *chainID, *extra, stdout)
+	nodes, err := devnetHomes(abs, o.validators, o.epoch, o.chainID, o.extra, msg)
 	if err != nil {
 		return err
 	}
@@ -121,25 +160,39 @@ func cmdDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := os.WriteFile(filepath.Join(abs, devnetFile), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, info, *readyTimeout, exited); err != nil {
+	if err := waitReady(ctx, info, o.readyTimeout, exited); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "devnet: %d validators running (chain %s, GOMAXPROCS=%s each), described in %s\n", len(nodes), *chainID, maxProcs, filepath.Join(abs, devnetFile))
-	for _, nd := range info.Nodes {
-		fmt.Fprintf(stdout, "  %-4s %s  api %s  metrics %s  log %s\n", nd.Name, nd.Address, nd.API, nd.Metrics, nd.Log)
+	if o.asJSON {
+		if err := printJSON(c.stdout, info); err != nil {
+			return err
+		}
+	} else {
+		printDevnet(c.stdout, info, o.chainID, maxProcs, filepath.Join(abs, devnetFile), c.invokedAs())
 	}
-	fmt.Fprintf(stdout, "explorer: %s/\n", info.Nodes[0].API)
-	fmt.Fprintf(stdout, "try:      ledgerd checkpoint get --node %s latest\n", info.Nodes[0].API)
-	fmt.Fprintf(stdout, "          ledgerd tx send --node %s --key %s --to %s --amount 10 --wait\n", info.Nodes[0].API, info.FaucetKey, info.Nodes[1%len(info.Nodes)].Address)
-	fmt.Fprintln(stdout, "press Ctrl-C to stop every validator")
+	fmt.Fprintln(msg, "press Ctrl-C to stop every validator")
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(stdout, "devnet: stopping validators")
+		fmt.Fprintln(msg, "devnet: stopping validators")
 		return nil
 	case i := <-exited:
 		exited <- i // let the deferred wait see it
 		return fmt.Errorf("validator %s exited unexpectedly; see %s (stopping the others; nothing is restarted)", info.Nodes[i].Name, info.Nodes[i].Log)
 	}
+}
+
+// printDevnet describes a running devnet and prints commands to try,
+// spelled with bin, the name ledgerd was invoked as, so that they work
+// when pasted into the same shell.
+func printDevnet(w io.Writer, info DevnetInfo, chainID, maxProcs, file, bin string) {
+	fmt.Fprintf(w, "devnet: %d validators running (chain %s, GOMAXPROCS=%s each), described in %s\n", len(info.Nodes), chainID, maxProcs, file)
+	for _, nd := range info.Nodes {
+		fmt.Fprintf(w, "  %-4s %s  api %s  metrics %s  log %s\n", nd.Name, nd.Address, nd.API, nd.Metrics, nd.Log)
+	}
+	fmt.Fprintf(w, "explorer: %s/\n", info.Nodes[0].API)
+	fmt.Fprintf(w, "try:      %s checkpoint get --node %s latest\n", bin, info.Nodes[0].API)
+	fmt.Fprintf(w, "          %s tx send --node %s --key %s --to %s --amount 10 --wait\n", bin, info.Nodes[0].API, info.FaucetKey, info.Nodes[1%len(info.Nodes)].Address)
+	fmt.Fprintf(w, "          %s bench --devnet %s --duration 10s\n", bin, filepath.Dir(file))
 }
 
 // devnetHomes returns the validator homes in dir, generating a network with
@@ -187,23 +240,45 @@ func loadHomes(dir string) ([]generatedNode, error) {
 
 // waitReady polls every node's /healthz until all answer as running (not
 // "syncing" or "starting": the API answers during the start-up state
-// sync), a node exits, or the timeout passes.
+// sync), then node 0 until it has a final checkpoint, so that the commands
+// the devnet prints work at once; it gives up when a node exits or the
+// timeout passes.
 func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan int) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
-	for _, nd := range info.Nodes {
-		for {
-			resp, err := client.Get(nd.API + "/healthz")
-			if err == nil {
-				var h api.Health
-				derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK && derr == nil && h.Sync != api.SyncSyncing && h.Sync != api.SyncStarting {
-					break
-				}
-			}
+	ready := func(url string, ok func(*http.Response) bool) bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return ok(resp)
+	}
+	healthy := func(resp *http.Response) bool {
+		var h api.Health
+		derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&h)
+		return resp.StatusCode == http.StatusOK && derr == nil && h.Sync != api.SyncSyncing && h.Sync != api.SyncStarting
+	}
+	hasFinal := func(resp *http.Response) bool {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode == http.StatusOK
+	}
+	type check struct {
+		node int
+		url  string
+		ok   func(*http.Response) bool
+		what string
+	}
+	var checks []check
+	for i, nd := range info.Nodes {
+		checks = append(checks, check{i, nd.API + "/healthz", healthy, "did not answer " + nd.API + "/healthz"})
+	}
+	checks = append(checks, check{0, info.Nodes[0].API + "/v1/checkpoints/latest", hasFinal, "had no final checkpoint"})
+	for _, c := range checks {
+		for !ready(c.url, c.ok) {
+			nd := info.Nodes[c.node]
 			if time.Now().After(deadline) {
-				return fmt.Errorf("validator %s did not answer %s/healthz within %s; see %s", nd.Name, nd.API, timeout, nd.Log)
+				return fmt.Errorf("validator %s %s within %s; see %s", nd.Name, c.what, timeout, nd.Log)
 			}
 			select {
 			case <-ctx.Done():
@@ -220,11 +295,11 @@ func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exit
 
 // validatorEnv is the environment of a devnet's validator processes: ours,
 // plus GOMAXPROCS set to the machine's CPUs divided among the validators
-// (at least 1) unless the user set it. Validators of a devnet share one
-// machine; with every Go runtime sized for all of its cores, they ran
-// cores × validators busy threads, and on 2 cores with 4 validators that
-// cost ~6% CPU per final transfer and ~25% boundary→final latency
-// (docs/BENCHMARKS.md, seventh session). It also returns the value.
+// (at least 1) unless the user set it, and that value. Validators of a
+// devnet share one machine: with every Go runtime sized for all of its
+// cores they would run cores × validators busy threads (on 2 cores with 4
+// validators that costs ~6% CPU per final transfer and ~25% boundary→final
+// latency; docs/BENCHMARKS.md).
 func validatorEnv(environ []string, cpus, validators int) ([]string, string) {
 	env := slices.Clone(environ)
 	for _, kv := range env {

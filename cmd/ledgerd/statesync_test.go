@@ -22,7 +22,7 @@ import (
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
-// TestWipedValidatorStateSync is issue 7's wipe test: a loaded 4-process
+// TestWipedValidatorStateSync is the wipe test: a loaded 4-process
 // network; one validator is killed and its data directory wiped; restarted,
 // it state-syncs from a certified checkpoint its peers serve (not from the
 // genesis: its store holds no entry and no checkpoint before the synced

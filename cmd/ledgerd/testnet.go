@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/spf13/cobra"
 
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node"
@@ -210,8 +210,8 @@ const pskFile = "psk"
 // home is mounted read-only at testnet.HomeDir, data lives on a volume at
 // testnet.DataDir, listeners bind all interfaces of the container (only the
 // API and metrics ports are published, on the host's loopback), peers are
-// dialled by service DNS name, and the validator mesh is private (PSK, so
-// TCP only: LIBRARIES.md §2.2). Every file of the home is made readable by
+// dialled by service DNS name, and the validator mesh is private (a PSK,
+// which libp2p supports on TCP only). Every file of the home is made readable by
 // its group (0640, directory 0750): the compose file adds the generating
 // user's group to the container user 65532, which then reads the home
 // without the host files being chowned.
@@ -232,62 +232,115 @@ func dockerize(cfg *node.Config, psk []byte) error {
 	return os.Chmod(cfg.Home, 0o750)
 }
 
-func cmdTestnet(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("testnet", "testnet --validators N --out DIR [flags]", stderr)
-	n := fs.Int("validators", 4, "number of validators")
-	out := fs.String("out", "", "output directory (must be empty or absent)")
-	chainID := fs.String("chain-id", "ledgerd-testnet", "chain ID")
-	epoch := fs.Duration("epoch", time.Second, "epoch length")
-	start := fs.Duration("start-in", 10*time.Second, "genesis time is this far in the future")
-	docker := fs.Bool("docker", false, "generate homes for containers and DIR/docker-compose.yml (see testnet/README.md)")
-	image := fs.String("image", testnet.DefaultImage, "with --docker: the ledgerd image")
-	apiBase := fs.Int("api-port-base", baseAPIPort, "with --docker: validator i's API is published on 127.0.0.1:(base+i)")
-	metricsBase := fs.Int("metrics-port-base", baseMetricsPort, "with --docker: validator i's metrics on 127.0.0.1:(base+i)")
-	extra := fs.Int("accounts", 0, "extra genesis accounts with balance 1, for a large state (bench --recipients)")
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
+// testnetReport is what `testnet --json` prints.
+type testnetReport struct {
+	Dir         string           `json:"dir"`
+	Genesis     string           `json:"genesis"`
+	FaucetKey   string           `json:"faucet_key"`
+	ComposeFile string           `json:"compose_file,omitempty"`
+	Validators  []testnetMachine `json:"validators"`
+}
+
+// testnetMachine is one generated validator.
+type testnetMachine struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Home    string `json:"home"`
+	API     string `json:"api"`
+	Metrics string `json:"metrics"`
+	P2P     string `json:"p2p"`
+}
+
+func (c *cli) testnetCmd() *cobra.Command {
+	var n, apiBase, metricsBase, extra int
+	var out, chainID, image string
+	var epoch, start time.Duration
+	var docker, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "testnet --validators N --out DIR [--docker]",
+		Short: "Generate homes, keys, genesis (and a compose file) for N validators",
+		Long: `Generate a network into an empty directory: a genesis, a funded faucet key and
+one validator home per validator (node_key, config.toml, genesis.json). Without
+--docker the validators listen on loopback ('ledgerd run --home DIR/vN'); with
+--docker the homes are made for containers and DIR/docker-compose.yml starts
+them ('docker compose up -d'; testnet/README.md).`,
+		GroupID: groupNetwork,
+		Args:    noArgs,
 	}
-	// The containers share this machine's cores, as a devnet's validators do.
-	cspec := testnet.Spec{Validators: *n, Image: *image, APIPortBase: *apiBase, MetricsPortBase: *metricsBase,
-		HostGroupID: os.Getgid(), GoMaxProcs: testnet.CPUShare(runtime.NumCPU(), *n)}
-	if *docker {
-		if err := cspec.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+	cmd.RunE = c.action(func(context.Context, []string) error {
+		// The containers share this machine's cores, as a devnet's validators do.
+		cspec := testnet.Spec{Validators: n, Image: image, APIPortBase: apiBase, MetricsPortBase: metricsBase,
+			HostGroupID: os.Getgid(), GoMaxProcs: testnet.CPUShare(runtime.NumCPU(), n)}
+		if docker {
+			if err := cspec.Validate(); err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
 		}
-	}
-	if *out == "" {
-		return fmt.Errorf("%w: --out is required", errUsage)
-	}
-	if err := requireEmptyDir(*out); err != nil {
-		return err
-	}
-	nodes, err := generateNetwork(networkSpec{Validators: *n, Dir: *out, ChainID: *chainID, Epoch: *epoch, ExtraAccounts: *extra,
-		StartDelay: *start, FaucetFunds: defaultFaucet, Docker: *docker})
-	if err != nil {
-		return err
-	}
-	if *docker {
-		compose, err := testnet.Compose(cspec)
+		if out == "" {
+			return fmt.Errorf("%w: --out is required", errUsage)
+		}
+		if err := requireEmptyDir(out); err != nil {
+			return err
+		}
+		nodes, err := generateNetwork(networkSpec{Validators: n, Dir: out, ChainID: chainID, Epoch: epoch, ExtraAccounts: extra,
+			StartDelay: start, FaucetFunds: defaultFaucet, Docker: docker})
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(*out, composeFile), compose, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "wrote %d validator homes, %s, %s and %s to %s (genesis time in %s)\n",
-			len(nodes), genesisFile, faucetKeyFile, composeFile, *out, *start)
+		rep := testnetReport{Dir: out, Genesis: filepath.Join(out, genesisFile), FaucetKey: filepath.Join(out, faucetKeyFile)}
 		for i, nd := range nodes {
-			fmt.Fprintf(stdout, "  %s  %s  api http://127.0.0.1:%d  metrics http://127.0.0.1:%d/metrics  p2p %s\n",
-				nd.Name, nd.Address.Hex(), *apiBase+i, *metricsBase+i, testnet.P2PAddr(i, nd.PeerID))
+			m := testnetMachine{Name: nd.Name, Address: nd.Address.Hex(), Home: nd.Home,
+				API: "http://" + nd.Config.API.Listen, Metrics: "http://" + nd.Config.Metrics.Listen + "/metrics",
+				P2P: nd.Config.P2P.Listen[0]}
+			if docker {
+				m.API = fmt.Sprintf("http://127.0.0.1:%d", apiBase+i)
+				m.Metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsBase+i)
+				m.P2P = testnet.P2PAddr(i, nd.PeerID)
+			}
+			rep.Validators = append(rep.Validators, m)
 		}
-		fmt.Fprintf(stdout, "start: docker-compose -f %s up -d\n", filepath.Join(*out, composeFile))
+		if docker {
+			compose, err := testnet.Compose(cspec)
+			if err != nil {
+				return err
+			}
+			rep.ComposeFile = filepath.Join(out, composeFile)
+			if err := os.WriteFile(rep.ComposeFile, compose, 0o644); err != nil {
+				return err
+			}
+		}
+		if asJSON {
+			return printJSON(c.stdout, rep)
+		}
+		if docker {
+			fmt.Fprintf(c.stdout, "wrote %d validator homes, %s, %s and %s to %s (genesis time in %s)\n",
+				len(nodes), genesisFile, faucetKeyFile, composeFile, out, start)
+			for _, m := range rep.Validators {
+				fmt.Fprintf(c.stdout, "  %s  %s  api %s  metrics %s  p2p %s\n", m.Name, m.Address, m.API, m.Metrics, m.P2P)
+			}
+			fmt.Fprintf(c.stdout, "start: docker compose -f %s up -d   (Compose v1: docker-compose -f %s up -d)\n", rep.ComposeFile, rep.ComposeFile)
+			return nil
+		}
+		fmt.Fprintf(c.stdout, "wrote %d validator homes, %s and %s to %s\n", len(nodes), genesisFile, faucetKeyFile, out)
+		for _, nd := range nodes {
+			fmt.Fprintf(c.stdout, "  %s  %s  api http://127.0.0.1:%d  metrics :%d  p2p :%d\n", nd.Name, nd.Address.Hex(), nd.API, nd.Metrics, nd.P2P)
+		}
 		return nil
-	}
-	fmt.Fprintf(stdout, "wrote %d validator homes, %s and %s to %s\n", len(nodes), genesisFile, faucetKeyFile, *out)
-	for _, nd := range nodes {
-		fmt.Fprintf(stdout, "  %s  %s  api http://127.0.0.1:%d  metrics :%d  p2p :%d\n", nd.Name, nd.Address.Hex(), nd.API, nd.Metrics, nd.P2P)
-	}
-	return nil
+	})
+	f := cmd.Flags()
+	f.IntVar(&n, "validators", 4, "number of validators")
+	f.StringVar(&out, "out", "", "output `DIR` (must be empty or absent)")
+	f.StringVar(&chainID, "chain-id", "ledgerd-testnet", "chain ID")
+	f.DurationVar(&epoch, "epoch", time.Second, "epoch length")
+	f.DurationVar(&start, "start-in", 10*time.Second, "genesis time is this far in the future")
+	f.BoolVar(&docker, "docker", false, "generate homes for containers and DIR/docker-compose.yml (see testnet/README.md)")
+	f.StringVar(&image, "image", testnet.DefaultImage, "with --docker: the ledgerd `IMAGE`")
+	f.IntVar(&apiBase, "api-port-base", baseAPIPort, "with --docker: validator i's API is published on 127.0.0.1:(base+i)")
+	f.IntVar(&metricsBase, "metrics-port-base", baseMetricsPort, "with --docker: validator i's metrics on 127.0.0.1:(base+i)")
+	f.IntVar(&extra, "accounts", 0, "extra genesis accounts with balance 1, for a large state (bench --recipients)")
+	c.jsonFlag(cmd, &asJSON)
+	_ = cmd.MarkFlagDirname("out")
+	return cmd
 }
 
 // requireEmptyDir fails unless dir is absent or empty.
