@@ -250,28 +250,40 @@ func (b *batch) addTerm(p *affine, k halfScalar, neg bool) {
 // sum clears the whole set. Otherwise the set is halved: the left half's
 // combination costs one MSM and the right half's is sum minus it. A single
 // item with a non-zero sum is invalid exactly (its coefficient is non-zero
-// and the group has prime order). Small sets, and every set once budget
-// (item-MSMs left to spend) runs out, are checked item by item by recovery.
-func (b *batch) locate(set []int32, sum *jacobian, budget *int) {
+// and the group has prime order). Small sets are checked item by item by
+// recovery, and so is a set whose halves both fail for the second level in
+// a row (dense is true if its parent's did): invalid items are then dense
+// enough that bisection would end up recovering nearly all of them anyway,
+// after paying for MSMs at every level.
+func (b *batch) locate(set []int32, sum *jacobian, dense bool) {
 	switch {
 	case sum.isInfinity():
 		return
 	case len(set) == 1:
 		b.valid[b.item[set[0]]] = false
 		return
-	case len(set) <= bisectLeaf || *budget < len(set)/2:
-		for _, j := range set {
-			i := b.item[j]
-			b.valid[i] = recoversTo(&b.items[i])
-		}
+	case len(set) <= bisectLeaf:
+		b.recoverEach(set)
 		return
 	}
 	left, right := set[:len(set)/2], set[len(set)/2:]
 	sumLeft := b.combination(left)
-	*budget -= len(left)
 	var sumRight jacobian
 	sumRight.neg(&sumLeft)
 	sumRight.add(sum)
-	b.locate(left, &sumLeft, budget)
-	b.locate(right, &sumRight, budget)
+	both := !sumLeft.isInfinity() && !sumRight.isInfinity()
+	if both && dense {
+		b.recoverEach(set)
+		return
+	}
+	b.locate(left, &sumLeft, both)
+	b.locate(right, &sumRight, both)
+}
+
+// recoverEach checks every item of set by recovery.
+func (b *batch) recoverEach(set []int32) {
+	for _, j := range set {
+		i := b.item[j]
+		b.valid[i] = recoversTo(&b.items[i])
+	}
 }

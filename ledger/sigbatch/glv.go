@@ -35,10 +35,14 @@ func (k *halfScalar) bitsAt(pos, c uint) uint64 {
 	return v & (1<<c - 1)
 }
 
+// The reduced lattice basis {(a1, b1), (a2, b2)} of {(x, y): x + y*lambda = 0
+// mod n}, with b2 = a1 and -b1 > 0, and g1, g2 ~ 2^384*b2/n, 2^384*(-b1)/n,
+// from libsecp256k1's scalar_impl.h. lambda is used by the tests only.
 var (
 	glvLambda  = scalarFromWords(0x5363ad4cc05c30e0, 0xa5261c028812645a, 0x122e22ea20816678, 0xdf02967c1b23bd72)
-	glvMinusB1 = scalarFromWords(0, 0, 0xe4437ed6010e8828, 0x6f547fa90abfe4c3)
-	glvMinusB2 = scalarFromWords(0xffffffffffffffff, 0xfffffffffffffffe, 0x8a280ac50774346d, 0xd765cda83db1562c)
+	glvA1      = wide{0xe86c90e49284eb15, 0x3086d221a7d46bcd, 0}
+	glvA2      = wide{0x57c1108d9d44cfd8, 0x14ca50f7a8e2f3f6, 1}
+	glvMinusB1 = wide{0x6f547fa90abfe4c3, 0xe4437ed6010e8828, 0}
 	glvG1      = [4]uint64{0xe893209a45dbb031, 0x3daa8a1471e8ca7f, 0xe86c90e49284eb15, 0x3086d221a7d46bcd}
 	glvG2      = [4]uint64{0x1571b4ae8ac47f71, 0x221208ac9df506c6, 0x6f547fa90abfe4c4, 0xe4437ed6010e8828}
 )
@@ -56,7 +60,11 @@ func scalarFromWords(w3, w2, w1, w0 uint64) secp256k1.ModNScalar {
 }
 
 // splitScalar returns k1, k2 and their signs such that
-// k = (-1)^neg1*k1 + (-1)^neg2*k2*lambda (mod n).
+// k = (-1)^neg1*k1 + (-1)^neg2*k2*lambda (mod n). With c1 = round(k*b2/n)
+// and c2 = round(k*(-b1)/n), k1 = k - c1*a1 - c2*a2 and k2 = -c1*b1 - c2*b2
+// are integers below 2^128 in absolute value (libsecp256k1 proves the
+// bound), so they are computed exactly modulo 2^192, with no reduction
+// mod n: k1 + k2*lambda = k - c1*(a1 + b1*lambda) - c2*(a2 + b2*lambda) = k.
 func splitScalar(k *secp256k1.ModNScalar) (k1 halfScalar, neg1 bool, k2 halfScalar, neg2 bool) {
 	kb := k.Bytes()
 	kw := [4]uint64{
@@ -65,19 +73,49 @@ func splitScalar(k *secp256k1.ModNScalar) (k1 halfScalar, neg1 bool, k2 halfScal
 	}
 	c1 := mulShift384(&kw, &glvG1)
 	c2 := mulShift384(&kw, &glvG2)
-	c1.Mul(&glvMinusB1)
-	c2.Mul(&glvMinusB2)
-	var r1, r2 secp256k1.ModNScalar
-	r2.Add2(&c1, &c2)
-	r1.Mul2(&r2, &glvLambda).Negate().Add(k)
-	k1, neg1 = toHalf(&r1)
-	k2, neg2 = toHalf(&r2)
+	r1 := wide{kw[0], kw[1], kw[2]}.sub(c1.mulLow(glvA1)).sub(c2.mulLow(glvA2))
+	r2 := c1.mulLow(glvMinusB1).sub(c2.mulLow(glvA1))
+	k1, neg1 = r1.toHalf()
+	k2, neg2 = r2.toHalf()
 	return k1, neg1, k2, neg2
 }
 
-// mulShift384 returns round(a*b / 2^384) as a scalar; a*b < 2^510 here, so
-// the result is below 2^126.
-func mulShift384(a, b *[4]uint64) secp256k1.ModNScalar {
+// wide is an integer modulo 2^192, little-endian words, read as signed
+// (two's complement) by toHalf.
+type wide [3]uint64
+
+// mulLow returns x*y mod 2^192.
+func (x wide) mulLow(y wide) wide {
+	h00, l00 := bits.Mul64(x[0], y[0])
+	h01, l01 := bits.Mul64(x[0], y[1])
+	h10, l10 := bits.Mul64(x[1], y[0])
+	r1, c1 := bits.Add64(h00, l01, 0)
+	r1, c2 := bits.Add64(r1, l10, 0)
+	r2 := h01 + h10 + c1 + c2 + x[0]*y[2] + x[1]*y[1] + x[2]*y[0]
+	return wide{l00, r1, r2}
+}
+
+// sub returns x-y mod 2^192.
+func (x wide) sub(y wide) wide {
+	r0, b := bits.Sub64(x[0], y[0], 0)
+	r1, b := bits.Sub64(x[1], y[1], b)
+	r2, _ := bits.Sub64(x[2], y[2], b)
+	return wide{r0, r1, r2}
+}
+
+// toHalf returns |x| and whether x < 0, for |x| < 2^128.
+func (x wide) toHalf() (halfScalar, bool) {
+	neg := x[2]>>63 == 1
+	if neg {
+		x = wide{}.sub(x)
+	}
+	assert(x[2] == 0, "GLV half scalar exceeds 2^128")
+	return halfScalar{x[0], x[1]}, neg
+}
+
+// mulShift384 returns round(a*b / 2^384); for the GLV constants and a < n
+// it is below 2^128.
+func mulShift384(a, b *[4]uint64) wide {
 	var t [8]uint64
 	for i := range 4 {
 		var carry uint64
@@ -92,28 +130,7 @@ func mulShift384(a, b *[4]uint64) secp256k1.ModNScalar {
 		t[i+4] = carry
 	}
 	lo, c := bits.Add64(t[6], t[5]>>63, 0) // round on bit 383
-	hi := t[7] + c
-	var buf [32]byte
-	binary.BigEndian.PutUint64(buf[16:], hi)
-	binary.BigEndian.PutUint64(buf[24:], lo)
-	var s secp256k1.ModNScalar
-	s.SetBytes(&buf)
-	return s
-}
-
-// toHalf returns |r| as a halfScalar with its sign, reading r in
-// (n - 2^128, n) as negative. The bound is libsecp256k1's proven one.
-func toHalf(r *secp256k1.ModNScalar) (halfScalar, bool) {
-	neg := false
-	b := r.Bytes()
-	if binary.BigEndian.Uint64(b[0:])|binary.BigEndian.Uint64(b[8:]) != 0 {
-		var m secp256k1.ModNScalar
-		m.NegateVal(r)
-		b = m.Bytes()
-		neg = true
-		assert(binary.BigEndian.Uint64(b[0:])|binary.BigEndian.Uint64(b[8:]) == 0, "GLV half scalar exceeds 2^128")
-	}
-	return halfScalar{binary.BigEndian.Uint64(b[24:]), binary.BigEndian.Uint64(b[16:])}, neg
+	return wide{lo, t[7] + c, 0}
 }
 
 // assert panics on a broken internal invariant (never on input).

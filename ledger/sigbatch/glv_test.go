@@ -33,6 +33,19 @@ func TestSplitScalar(t *testing.T) {
 	if new(big.Int).Exp(lambda, big.NewInt(3), bigN).Cmp(big.NewInt(1)) != 0 {
 		t.Fatal("lambda is not a cube root of unity mod n")
 	}
+	wideToBig := func(w wide) *big.Int {
+		v := new(big.Int)
+		for i := 2; i >= 0; i-- {
+			v.Lsh(v, 64).Or(v, new(big.Int).SetUint64(w[i]))
+		}
+		return v
+	}
+	a1, a2, b1 := wideToBig(glvA1), wideToBig(glvA2), new(big.Int).Neg(wideToBig(glvMinusB1))
+	for _, v := range [][2]*big.Int{{a1, b1}, {a2, a1}} { // b2 = a1
+		if r := new(big.Int).Mul(v[1], lambda); r.Add(r, v[0]).Mod(r, bigN).Sign() != 0 {
+			t.Fatalf("lattice vector (%x, %x) is not in the kernel", v[0], v[1])
+		}
+	}
 	edges := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(bigN, big.NewInt(1)), lambda,
 		new(big.Int).Rsh(bigN, 1), new(big.Int).Lsh(big.NewInt(1), 128), new(big.Int).Lsh(big.NewInt(1), 255)}
 	for i := range 20000 {

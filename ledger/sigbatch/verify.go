@@ -31,13 +31,6 @@ const MaxBatch = 4096
 // 16 cgo recoveries (see doc.go).
 const minBatch = 16
 
-// bisectBudget bounds the work of locating invalid items: bisection may
-// spend multi-scalar multiplications over at most bisectBudget times the
-// chunk's items, then checks what is still suspect one by one. A chunk
-// crafted to make bisection expensive (bad items spread evenly) thus costs
-// at most that plus one recovery per item.
-const bisectBudget = 2
-
 // bisectLeaf is the size at or below which a failing subset is resolved by
 // recovering each item instead of two more multi-scalar multiplications.
 const bisectLeaf = 4
@@ -120,8 +113,7 @@ func verifyBatch(items []Item, valid []bool) bool {
 	b := prepare(items)
 	set := b.all()
 	sum := b.combination(set)
-	budget := bisectBudget * len(set)
-	b.locate(set, &sum, &budget)
+	b.locate(set, &sum, false)
 	copy(valid, b.valid)
 	for _, v := range valid {
 		if !v {
