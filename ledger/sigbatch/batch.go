@@ -62,6 +62,9 @@ func prepare(items []Item) *batch {
 		item:    make([]int32, 0, n),
 		keySum:  make([]secp256k1.ModNScalar, n),
 		keySeen: make([]bool, n),
+		// At most R and two key halves per item, and G's two halves.
+		pts: make([]affine, 0, 3*n+2),
+		ks:  make([]halfScalar, 0, 3*n+2),
 	}
 	coef := coefficients(items)
 	rs := make([]secp256k1.ModNScalar, 0, n)
@@ -263,7 +266,7 @@ func (b *batch) locate(set []int32, sum *jacobian, dense bool) {
 		b.valid[b.item[set[0]]] = false
 		return
 	case len(set) <= bisectLeaf:
-		b.recoverEach(set)
+		b.recoverSet(set)
 		return
 	}
 	left, right := set[:len(set)/2], set[len(set)/2:]
@@ -273,15 +276,15 @@ func (b *batch) locate(set []int32, sum *jacobian, dense bool) {
 	sumRight.add(sum)
 	both := !sumLeft.isInfinity() && !sumRight.isInfinity()
 	if both && dense {
-		b.recoverEach(set)
+		b.recoverSet(set)
 		return
 	}
 	b.locate(left, &sumLeft, both)
 	b.locate(right, &sumRight, both)
 }
 
-// recoverEach checks every item of set by recovery.
-func (b *batch) recoverEach(set []int32) {
+// recoverSet checks every item of set by recovery.
+func (b *batch) recoverSet(set []int32) {
 	for _, j := range set {
 		i := b.item[j]
 		b.valid[i] = recoversTo(&b.items[i])

@@ -57,7 +57,7 @@ func msmWithWindow(pts []affine, ks []halfScalar, c uint) jacobian {
 	windows := windowCount(c)
 	digits := signedDigits(ks, c, windows)
 	groupWindows := max(1, maxGroupEntries/len(pts))
-	var b buckets
+	b := newBuckets(groupWindows * len(pts))
 	for top := windows; top > 0; top -= groupWindows {
 		low := max(0, top-groupWindows)
 		b.fill(pts, digits, c, low, top)
@@ -109,6 +109,17 @@ type buckets struct {
 	// Scratch of the affine pair additions, one entry per pair.
 	den, prefix []fe
 	kind        []pairKind
+}
+
+// newBuckets returns buckets with scratch for up to entries points, so
+// that no group reallocates it.
+func newBuckets(entries int) buckets {
+	return buckets{
+		points: make([]affine, 0, entries),
+		den:    make([]fe, 0, entries/2),
+		prefix: make([]fe, 0, entries/2),
+		kind:   make([]pairKind, 0, entries/2),
+	}
 }
 
 // fill sorts the signed points of windows [low, top) into their buckets.
