@@ -27,9 +27,10 @@ const MaxBatch = 4096
 // minBatch is the smallest chunk worth a batch equation: below it, items are
 // checked one by one by recovery. One equation has a fixed cost (129
 // doublings, bucket sums, one field and one scalar inversion) that a few
-// signatures cannot amortise; at 16 items the batch is already cheaper than
-// 16 cgo recoveries (see doc.go).
-const minBatch = 16
+// signatures cannot amortise. Against cgo recovery the batch broke even at
+// 8-12 items on a quiet machine and at 24-32 with the machine contended
+// (small_x_test.go in commit 34fea6c); 32 keeps it no slower in both.
+const minBatch = 32
 
 // bisectLeaf is the size at or below which a failing subset is resolved by
 // recovering each item instead of two more multi-scalar multiplications.

@@ -120,21 +120,25 @@ var mutations = []struct {
 	{"duplicate", func(it, o *Item, _ *rand.Rand) { *it = *o }},
 }
 
-// checkAgainstReference runs Verify and VerifyAll on items and compares
-// each verdict with the reference.
+// checkAgainstReference runs Verify, VerifyAll and the batch path itself
+// (which Verify skips below minBatch items) on items and compares each
+// verdict with the reference.
 func checkAgainstReference(t *testing.T, seed uint64, items []Item, label func(i int) string) {
 	t.Helper()
 	valid, all := Verify(items)
+	batchValid := make([]bool, len(items))
+	batchAll := verifyBatch(items, batchValid)
 	wantAll := true
 	for i := range items {
 		want := reference(&items[i])
 		wantAll = wantAll && want
-		if valid[i] != want {
-			t.Fatalf("seed %d: item %d (%s) of %d: Verify = %v; want %v", seed, i, label(i), len(items), valid[i], want)
+		if valid[i] != want || batchValid[i] != want {
+			t.Fatalf("seed %d: item %d (%s) of %d: Verify = %v, verifyBatch = %v; want %v",
+				seed, i, label(i), len(items), valid[i], batchValid[i], want)
 		}
 	}
-	if all != wantAll {
-		t.Fatalf("seed %d: Verify all = %v; want %v", seed, all, wantAll)
+	if all != wantAll || batchAll != wantAll {
+		t.Fatalf("seed %d: Verify all = %v, verifyBatch all = %v; want %v", seed, all, batchAll, wantAll)
 	}
 	if got := VerifyAll(items); got != wantAll {
 		t.Fatalf("seed %d: VerifyAll = %v; want %v", seed, got, wantAll)
@@ -148,7 +152,7 @@ func TestVerifyRandomBatches(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 5))
 	pool := validItems(t, seed, 600, 40)
-	for _, n := range []int{0, 1, 2, 15, 16, 17, 33, 100, 257, 600} {
+	for _, n := range []int{0, 1, 2, 5, 31, 32, 33, 100, 257, 600} {
 		for _, rate := range []float64{0, 0.01, 0.1, 0.5, 1} {
 			t.Run(fmt.Sprintf("n=%d/rate=%v", n, rate), func(t *testing.T) {
 				items := make([]Item, n)
