@@ -60,7 +60,7 @@ func BenchmarkRecover(b *testing.B) {
 // BenchmarkVerifyBatch checks valid batches of n signatures from n distinct
 // keys (no key merging: the worst case for the batch).
 func BenchmarkVerifyBatch(b *testing.B) {
-	for _, n := range []int{1, 16, 64, 256, 1024, 4096} {
+	for _, n := range []int{1, 16, 64, 128, 256, 1024, 4096} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			items := benchPool(b)[:n]
 			b.ResetTimer()
