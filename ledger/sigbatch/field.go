@@ -44,15 +44,6 @@ func (z *fe) setBytes(b []byte) bool {
 	return borrow == 1
 }
 
-// putBytes writes z big-endian into b[:32].
-func (z *fe) putBytes(b []byte) {
-	_ = b[31]
-	binary.BigEndian.PutUint64(b[0:8], z[3])
-	binary.BigEndian.PutUint64(b[8:16], z[2])
-	binary.BigEndian.PutUint64(b[16:24], z[1])
-	binary.BigEndian.PutUint64(b[24:32], z[0])
-}
-
 func (z *fe) isZero() bool     { return z[0]|z[1]|z[2]|z[3] == 0 }
 func (z *fe) isOdd() bool      { return z[0]&1 == 1 }
 func (z *fe) equal(x *fe) bool { return *z == *x }

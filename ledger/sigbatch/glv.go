@@ -37,27 +37,14 @@ func (k *halfScalar) bitsAt(pos, c uint) uint64 {
 
 // The reduced lattice basis {(a1, b1), (a2, b2)} of {(x, y): x + y*lambda = 0
 // mod n}, with b2 = a1 and -b1 > 0, and g1, g2 ~ 2^384*b2/n, 2^384*(-b1)/n,
-// from libsecp256k1's scalar_impl.h. lambda is used by the tests only.
+// from libsecp256k1's scalar_impl.h (lambda itself: glv_test.go).
 var (
-	glvLambda  = scalarFromWords(0x5363ad4cc05c30e0, 0xa5261c028812645a, 0x122e22ea20816678, 0xdf02967c1b23bd72)
 	glvA1      = wide{0xe86c90e49284eb15, 0x3086d221a7d46bcd, 0}
 	glvA2      = wide{0x57c1108d9d44cfd8, 0x14ca50f7a8e2f3f6, 1}
 	glvMinusB1 = wide{0x6f547fa90abfe4c3, 0xe4437ed6010e8828, 0}
 	glvG1      = [4]uint64{0xe893209a45dbb031, 0x3daa8a1471e8ca7f, 0xe86c90e49284eb15, 0x3086d221a7d46bcd}
 	glvG2      = [4]uint64{0x1571b4ae8ac47f71, 0x221208ac9df506c6, 0x6f547fa90abfe4c4, 0xe4437ed6010e8828}
 )
-
-// scalarFromWords builds a scalar constant from big-endian 64-bit words.
-func scalarFromWords(w3, w2, w1, w0 uint64) secp256k1.ModNScalar {
-	var b [32]byte
-	binary.BigEndian.PutUint64(b[0:], w3)
-	binary.BigEndian.PutUint64(b[8:], w2)
-	binary.BigEndian.PutUint64(b[16:], w1)
-	binary.BigEndian.PutUint64(b[24:], w0)
-	var s secp256k1.ModNScalar
-	s.SetBytes(&b)
-	return s
-}
 
 // splitScalar returns k1, k2 and their signs such that
 // k = (-1)^neg1*k1 + (-1)^neg2*k2*lambda (mod n). With c1 = round(k*b2/n)

@@ -8,7 +8,6 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
-var bigN = secp256k1.S256().N
 
 func scalarToBig(s *secp256k1.ModNScalar) *big.Int {
 	b := s.Bytes()
@@ -30,7 +29,7 @@ func TestSplitScalar(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	lambda := scalarToBig(&glvLambda)
-	if new(big.Int).Exp(lambda, big.NewInt(3), bigN).Cmp(big.NewInt(1)) != 0 {
+	if new(big.Int).Exp(lambda, big.NewInt(3), secpN).Cmp(big.NewInt(1)) != 0 {
 		t.Fatal("lambda is not a cube root of unity mod n")
 	}
 	wideToBig := func(w wide) *big.Int {
@@ -42,12 +41,12 @@ func TestSplitScalar(t *testing.T) {
 	}
 	a1, a2, b1 := wideToBig(glvA1), wideToBig(glvA2), new(big.Int).Neg(wideToBig(glvMinusB1))
 	for _, v := range [][2]*big.Int{{a1, b1}, {a2, a1}} { // b2 = a1
-		if r := new(big.Int).Mul(v[1], lambda); r.Add(r, v[0]).Mod(r, bigN).Sign() != 0 {
+		if r := new(big.Int).Mul(v[1], lambda); r.Add(r, v[0]).Mod(r, secpN).Sign() != 0 {
 			t.Fatalf("lattice vector (%x, %x) is not in the kernel", v[0], v[1])
 		}
 	}
-	edges := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(bigN, big.NewInt(1)), lambda,
-		new(big.Int).Rsh(bigN, 1), new(big.Int).Lsh(big.NewInt(1), 128), new(big.Int).Lsh(big.NewInt(1), 255)}
+	edges := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(secpN, big.NewInt(1)), lambda,
+		new(big.Int).Rsh(secpN, 1), new(big.Int).Lsh(big.NewInt(1), 128), new(big.Int).Lsh(big.NewInt(1), 255)}
 	for i := range 20000 {
 		var k secp256k1.ModNScalar
 		if i < len(edges) {
@@ -63,7 +62,7 @@ func TestSplitScalar(t *testing.T) {
 		}
 		k1, n1, k2, n2 := splitScalar(&k)
 		got := halfToBig(k2, n2)
-		got.Mul(got, lambda).Add(got, halfToBig(k1, n1)).Mod(got, bigN)
+		got.Mul(got, lambda).Add(got, halfToBig(k1, n1)).Mod(got, secpN)
 		if want := scalarToBig(&k); got.Cmp(want) != 0 {
 			t.Fatalf("seed %d: split(%x) recombines to %x", seed, want, got)
 		}

@@ -178,15 +178,3 @@ func (p *jacobian) finishAdd(u1, s1, h, r, z1z2 *fe) {
 	z3.mul(z1z2, h)
 	p.x, p.y, p.z = x3, y3, z3
 }
-
-// toAffine returns p in affine form; p must not be infinity.
-func (p *jacobian) toAffine() affine {
-	var zi, zi2, zi3 fe
-	zi.inv(&p.z)
-	zi2.sqr(&zi)
-	zi3.mul(&zi2, &zi)
-	var a affine
-	a.x.mul(&p.x, &zi2)
-	a.y.mul(&p.y, &zi3)
-	return a
-}

@@ -293,7 +293,7 @@ func TestVerifyChunks(t *testing.T) {
 // the digest so that the signature equation holds.
 func TestHalfOrderBoundary(t *testing.T) {
 	key := testKey(t, 1, 1)
-	d := key.D
+	d := new(big.Int).SetBytes(crypto.FromECDSA(key))
 	half := new(big.Int).Rsh(secpN, 1)
 	for _, tc := range []struct {
 		s    *big.Int
