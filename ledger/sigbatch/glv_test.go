@@ -8,7 +8,6 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
-
 func scalarToBig(s *secp256k1.ModNScalar) *big.Int {
 	b := s.Bytes()
 	return new(big.Int).SetBytes(b[:])
