@@ -14,7 +14,7 @@ import (
 // pureDirs are the packages that must stay deterministic: no I/O, clock,
 // randomness, network or storage. checkpoint/checkpointtest is test
 // infrastructure (conformance harness, seeded simulator) and is not listed.
-var pureDirs = []string{".", "internal/mpt", "../checkpoint", "../checkpoint/stream"}
+var pureDirs = []string{".", "internal/mpt", "sigbatch", "../checkpoint", "../checkpoint/stream"}
 
 var forbiddenImports = []string{
 	"os", "net", "net/http", "math/rand", "math/rand/v2", "crypto/rand",
