@@ -378,6 +378,42 @@ func (e *Engine) stepMarker(link int, m EngineMessage) (StepResult, error) {
 	return res, nil
 }
 
+// CloseLink stops recording link from→Self for snapshot id without a
+// marker: the embedder has agreed that the link's sender is out of this
+// snapshot (a validator that stopped, see docs/protocol.md). The link's
+// channel state is what it recorded so far; the snapshot completes when
+// this was its last open link. A link closed already, by a marker or by
+// CloseLink, is an error (ErrDuplicateMarker), as is a snapshot this node
+// does not hold. On error nothing changes.
+func (e *Engine) CloseLink(id SnapshotID, from NodeID) (StepResult, error) {
+	link, ok := slices.BinarySearch(e.inbound, from)
+	if !ok {
+		return StepResult{}, fmt.Errorf("%w: link %d->%d", ErrUnknownLink, from, e.cfg.Self)
+	}
+	s := e.find(id)
+	if s == nil {
+		return StepResult{}, fmt.Errorf("%w: node %d snapshot %d", ErrUnknownSnapshot, e.cfg.Self, id)
+	}
+	if s.markerSeen[link] {
+		return StepResult{}, fmt.Errorf("%w: snapshot %d link %d->%d closed already", ErrDuplicateMarker, id, from, e.cfg.Self)
+	}
+	var res StepResult
+	s.markerSeen[link] = true
+	s.markersLeft--
+	if s.markersLeft == 0 {
+		e.complete(s, &res)
+	}
+	return res, nil
+}
+
+// LinkOpen reports whether snapshot id, held here, still records link
+// from→Self (no marker and no CloseLink yet).
+func (e *Engine) LinkOpen(id SnapshotID, from NodeID) bool {
+	link, ok := slices.BinarySearch(e.inbound, from)
+	s := e.find(id)
+	return ok && s != nil && !s.markerSeen[link]
+}
+
 func (e *Engine) stepApp(link int, m EngineMessage) (StepResult, error) {
 	if len(m.Payload) > e.cfg.MaxPayloadBytes {
 		return StepResult{}, fmt.Errorf("%w: %d bytes on link %d->%d (limit %d)",

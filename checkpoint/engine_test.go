@@ -502,3 +502,47 @@ func TestReadyAdvance(t *testing.T) {
 		t.Fatal("HasReady after full Advance")
 	}
 }
+
+// TestCloseLink: closing a link without a marker stops recording it and
+// completes the snapshot when it was the last open link; closing twice, an
+// unknown link or a snapshot not held is an error.
+func TestCloseLink(t *testing.T) {
+	e, err := NewEngine(DefaultEngineConfig(0, []NodeID{1, 2}, []NodeID{1, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CloseLink(7, 1); !errors.Is(err, ErrUnknownSnapshot) {
+		t.Fatalf("close before recording: %v", err)
+	}
+	if _, err := e.StartSnapshot(7); err != nil {
+		t.Fatal(err)
+	}
+	app := func(from NodeID, b byte) {
+		if _, err := e.Step(EngineMessage{From: from, To: 0, Kind: MessageApp, Payload: []byte{b}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(1, 1)
+	res, err := e.CloseLink(7, 1)
+	if err != nil || len(res.Completed) != 0 {
+		t.Fatalf("close link 1: %+v %v", res, err)
+	}
+	if e.LinkOpen(7, 1) || !e.LinkOpen(7, 2) {
+		t.Fatal("LinkOpen after closing link 1")
+	}
+	app(1, 2) // after the close: not recorded
+	if _, err := e.CloseLink(7, 1); !errors.Is(err, ErrDuplicateMarker) {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := e.CloseLink(7, 5); !errors.Is(err, ErrUnknownLink) {
+		t.Fatalf("unknown link: %v", err)
+	}
+	res, err = e.Step(EngineMessage{From: 2, To: 0, Kind: MessageMarker, Snapshot: 7})
+	if err != nil || len(res.Completed) != 1 {
+		t.Fatalf("last marker: %+v %v", res, err)
+	}
+	ls, _ := e.Snapshot(7)
+	if len(ls.Messages) != 1 || ls.Messages[0].Payload[0] != 1 {
+		t.Fatalf("recorded %+v, want only the message before the close", ls.Messages)
+	}
+}

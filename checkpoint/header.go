@@ -13,7 +13,7 @@ import (
 )
 
 // HeaderVersion is the first byte of an encoded header.
-const HeaderVersion = 1
+const HeaderVersion = 2
 
 // MaxValidators bounds the validator set a header's cut vector may describe.
 const MaxValidators = 1024
@@ -41,9 +41,18 @@ type Header struct {
 	Epoch   uint64
 	// PrevHash is the previous header's hash (the genesis hash for epoch 1).
 	PrevHash ledger.Hash
-	// Cut[k] is the seq of validator k's MARKER(Epoch): the epoch holds the
-	// transactions of k's entries with Cut_{Epoch-1}[k] < seq < Cut[k].
-	Cut              []uint64
+	// Cut[k] is where validator k's stream is cut: the seq of its
+	// MARKER(Epoch), or, when k is absent, its previous cut. The epoch holds
+	// the transactions of k's entries with Cut_{Epoch-1}[k] < seq < Cut[k].
+	Cut []uint64
+	// Chain[k] is the hash chain of k's stream up to Cut[k] (StreamChain):
+	// the cut commits to the streams' content, not only to positions.
+	Chain []ledger.Hash
+	// Marker[k] is the epoch of the MARKER k's stream is cut at: Epoch when
+	// k took part, an earlier epoch (0: none) when k was absent (its marker
+	// was missing when the validators agreed on the cut): then its cut did
+	// not move, and what it sent after waits for a later epoch.
+	Marker           []uint64
 	TxRoot           ledger.Hash
 	ReceiptsRoot     ledger.Hash
 	StateRoot        ledger.Hash
@@ -53,18 +62,29 @@ type Header struct {
 	TimeMs int64
 }
 
+// Value is the agreed cut the header was executed from.
+func (h *Header) Value() *CutValue { return &CutValue{Cut: h.Cut, Chain: h.Chain, Marker: h.Marker} }
+
+// Absent lists the validators that took no part in the epoch.
+func (h *Header) Absent() []uint32 {
+	var out []uint32
+	for k := range h.Marker {
+		if h.Marker[k] != h.Epoch {
+			out = append(out, uint32(k))
+		}
+	}
+	return out
+}
+
 // Encode returns the canonical encoding: version, then the fields in order,
-// integers big-endian, the chain ID and the cut length-prefixed.
+// integers big-endian, the chain ID length-prefixed, the cut as a CutValue.
 func (h *Header) Encode() []byte {
-	b := make([]byte, 0, 1+1+len(h.ChainID)+8+32+2+8*len(h.Cut)+32*4+8+8)
+	b := make([]byte, 0, 1+1+len(h.ChainID)+8+32+2+41*len(h.Cut)+32*4+8+8)
 	b = append(b, HeaderVersion, byte(len(h.ChainID)))
 	b = append(b, h.ChainID...)
 	b = binary.BigEndian.AppendUint64(b, h.Epoch)
 	b = append(b, h.PrevHash[:]...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(h.Cut)))
-	for _, c := range h.Cut {
-		b = binary.BigEndian.AppendUint64(b, c)
-	}
+	b = h.Value().appendTo(b)
 	b = append(b, h.TxRoot[:]...)
 	b = append(b, h.ReceiptsRoot[:]...)
 	b = append(b, h.StateRoot[:]...)
@@ -145,15 +165,8 @@ func DecodeHeader(b []byte) (Header, error) {
 	h.ChainID = string(r.take(n))
 	h.Epoch = r.u64()
 	h.PrevHash = r.hash()
-	cn := int(r.u16())
-	if cn > MaxValidators {
-		return h, fmt.Errorf("%w: cut of %d validators (max %d)", ErrHeaderMalformed, cn, MaxValidators)
-	}
-	if r.err == nil {
-		h.Cut = make([]uint64, cn)
-		for i := range h.Cut {
-			h.Cut[i] = r.u64()
-		}
+	if v := readCutValue(r); v != nil {
+		h.Cut, h.Chain, h.Marker = v.Cut, v.Chain, v.Marker
 	}
 	h.TxRoot = r.hash()
 	h.ReceiptsRoot = r.hash()
@@ -366,7 +379,7 @@ func (c *Certified) Verify(g *ledger.Genesis) error {
 	if h.ValidatorSetHash != g.ValidatorSetHash() {
 		return fmt.Errorf("%w: epoch %d", ErrWrongValidators, h.Epoch)
 	}
-	if len(h.Cut) != len(g.Validators) {
+	if len(h.Cut) != len(g.Validators) || len(h.Chain) != len(h.Cut) || len(h.Marker) != len(h.Cut) {
 		return fmt.Errorf("%w: cut of %d entries for %d validators", ErrHeaderMalformed, len(h.Cut), len(g.Validators))
 	}
 	if c.Certificate.Epoch != h.Epoch || c.Certificate.Hash != h.Hash() {
@@ -382,6 +395,7 @@ func (c *Certified) Verify(g *ledger.Genesis) error {
 func VerifyChain(g *ledger.Genesis, from *Header, chain []Certified) error {
 	prevHash, prevEpoch := g.Hash(), uint64(0)
 	var prevTime int64
+	prev := from
 	if from != nil {
 		prevHash, prevEpoch, prevTime = from.Hash(), from.Epoch, from.TimeMs
 	}
@@ -399,7 +413,32 @@ func VerifyChain(g *ledger.Genesis, from *Header, chain []Certified) error {
 		if err := c.Verify(g); err != nil {
 			return fmt.Errorf("epoch %d: %w", c.Header.Epoch, err)
 		}
+		if err := checkCutFollows(prev, &c.Header); err != nil {
+			return err
+		}
 		prevHash, prevEpoch, prevTime = c.Header.Hash(), c.Header.Epoch, c.Header.TimeMs
+		prev = &c.Header
+	}
+	return nil
+}
+
+// checkCutFollows checks that h's cut extends prev's (nil: genesis, every
+// stream empty): a present validator's stream moved forward (past its
+// marker), an absent one's did not move and kept its chain and marker.
+// Every epoch's cut is a prefix of every stream that the next one extends.
+func checkCutFollows(prev, h *Header) error {
+	for k := range h.Cut {
+		var cut, mark uint64
+		var chain ledger.Hash
+		if prev != nil {
+			cut, chain, mark = prev.Cut[k], prev.Chain[k], prev.Marker[k]
+		}
+		switch present := h.Marker[k] == h.Epoch; {
+		case !present && (h.Cut[k] != cut || h.Chain[k] != chain || h.Marker[k] != mark):
+			return fmt.Errorf("%w: epoch %d moves the cut of absent validator %d", ErrBrokenChain, h.Epoch, k)
+		case present && h.Cut[k] <= cut:
+			return fmt.Errorf("%w: epoch %d cuts validator %d at %d, not after %d", ErrBrokenChain, h.Epoch, k, h.Cut[k], cut)
+		}
 	}
 	return nil
 }

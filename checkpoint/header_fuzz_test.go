@@ -38,6 +38,7 @@ func fuzzVote(f *testing.F, g *ledger.Genesis, h *Header, i uint32) Vote {
 
 func fuzzHeader() Header {
 	return Header{ChainID: "test-chain", Epoch: 7, PrevHash: ledger.Hash{1}, Cut: []uint64{3, 5, 8, 13},
+		Chain: []ledger.Hash{{6}, {7}, {8}, {9}}, Marker: []uint64{7, 7, 5, 7},
 		TxRoot: ledger.Hash{2}, ReceiptsRoot: ledger.Hash{3}, StateRoot: ledger.Hash{4}, TxCount: 9, ValidatorSetHash: ledger.Hash{5}, TimeMs: 1_007_000}
 }
 
@@ -107,5 +108,37 @@ func FuzzDecodeCertificate(f *testing.F) {
 			t.Fatalf("Encode(DecodeCertificate(%x)) = %x", b, got)
 		}
 		_ = c.Verify(g)
+	})
+}
+
+func FuzzDecodeRoundMsg(f *testing.F) {
+	g := fuzzGenesis(f)
+	h := fuzzHeader()
+	for _, m := range []RoundMsg{
+		{Kind: Prevote, Epoch: 7, Round: 0, Validator: 1, ValidRound: -1, Value: h.Value()},
+		{Kind: Precommit, Epoch: 7, Round: 3, Validator: 2, ValidRound: -1},
+		{Kind: Proposal, Epoch: 7, Round: 2, Validator: 1, ValidRound: 1, Value: h.Value()},
+	} {
+		sig, err := KeySigner{testKey(fmt.Sprintf("validator-%d", m.Validator))}.Sign(m.Digest(g.ChainID))
+		if err != nil {
+			f.Fatal(err)
+		}
+		m.Sig = sig
+		if err := m.Verify(g); err != nil {
+			f.Fatalf("seed %v does not verify: %v", m.Kind, err)
+		}
+		f.Add(m.Encode())
+	}
+	f.Add([]byte{})
+	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeRoundMsg(b)
+		if err != nil {
+			return
+		}
+		if got := m.Encode(); !bytes.Equal(got, b) {
+			t.Fatalf("Encode(DecodeRoundMsg(%x)) = %x", b, got)
+		}
+		_ = m.Verify(g)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
@@ -14,9 +15,11 @@ import (
 // to validators' sequenced streams. Each validator's stream is one logical
 // FIFO link to every other validator; a MARKER(N) entry in it is the marker
 // of snapshot N on all its outbound links at once. The Machine owns the
-// node's outbox sequence numbers and epoch tags, decides the cut, executes
-// each epoch through package ledger, signs at most one vote per epoch and
-// collects certificates. The node shell drives it (see Ready).
+// node's outbox sequence numbers and epoch tags, agrees with the other
+// validators on each epoch's cut (agreement.go: at once when every present
+// validator's marker is there, after the slow-path timeout without one),
+// executes each epoch through package ledger, signs at most one vote per
+// epoch and collects certificates. The Shell drives it (shell.go).
 
 // Errors of the Machine. Input from peers gets errors, never panics.
 var (
@@ -40,17 +43,25 @@ type Config struct {
 	// before its marker is held back (the clock guard, docs/protocol.md).
 	ClockSkewMs int64
 	// MaxHeldEntries bounds, per origin, the entries held back behind an
-	// early marker or beyond the in-flight window while this node catches up.
+	// early marker or beyond the in-flight window while this node catches
+	// up, and the delivered entries waiting for their epoch.
 	MaxHeldEntries int
 	// MaxEpochTxs starts a snapshot early once this many transactions were
 	// delivered in the current epoch; 0 takes the genesis value (0 = no bound).
 	MaxEpochTxs uint64
+	// SlowPathTimeoutMs is how long a validator waits, from its snapshot of
+	// an epoch, for every present validator's marker before the others
+	// agree to cut without the missing ones.
+	SlowPathTimeoutMs int64
+	// RoundTimeoutMs and RoundTimeoutStepMs time the later steps of the
+	// agreement: round r's timeouts are RoundTimeoutMs + r × RoundTimeoutStepMs.
+	RoundTimeoutMs, RoundTimeoutStepMs int64
 }
 
 // DefaultConfig returns a config with moderate bounds.
 func DefaultConfig(g *ledger.Genesis, self uint32) Config {
 	return Config{Genesis: g, Self: self, MaxEpochsInFlight: 8, ClockSkewMs: 500, MaxHeldEntries: 1 << 16,
-		MaxEpochTxs: g.MaxEpochTxs}
+		MaxEpochTxs: g.MaxEpochTxs, SlowPathTimeoutMs: 1000, RoundTimeoutMs: 200, RoundTimeoutStepMs: 100}
 }
 
 // Validate checks the config.
@@ -68,6 +79,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative ClockSkewMs", ErrInvalidConfig)
 	case c.MaxHeldEntries < 1:
 		return fmt.Errorf("%w: MaxHeldEntries %d < 1", ErrInvalidConfig, c.MaxHeldEntries)
+	case c.SlowPathTimeoutMs < 1 || c.RoundTimeoutMs < 1 || c.RoundTimeoutStepMs < 0:
+		return fmt.Errorf("%w: timeouts %d/%d/%d ms", ErrInvalidConfig, c.SlowPathTimeoutMs, c.RoundTimeoutMs, c.RoundTimeoutStepMs)
 	}
 	return nil
 }
@@ -92,7 +105,7 @@ type restore struct {
 
 // EpochResult is one executed epoch, to be committed atomically. Its vote
 // may leave first (it is persisted and synced on its own), provided a
-// restart restores that vote in restore.Voted.
+// restart restores that vote.
 type EpochResult struct {
 	Header   Header
 	Hash     ledger.Hash
@@ -107,7 +120,7 @@ type EpochResult struct {
 // LocalRecord is this node's recorded state of one snapshot: the highest seq
 // it had delivered from each validator when it recorded, its clock then, and
 // the channel states: per validator, the seqs of entries it delivered after
-// recording and before that validator's marker.
+// recording and before that validator's cut.
 type LocalRecord struct {
 	Epoch          uint64
 	Recorded       []uint64
@@ -125,9 +138,8 @@ type Divergence struct {
 	Certified ledger.Hash
 }
 
-// Ready holds the effects the shell must carry out, in this order: persist
-// Entries, Epochs, Votes and Finalized; if MustSync, sync the store; only
-// then publish Entries and Votes; then call Advance.
+// Ready holds the effects the shell must carry out, in the order CarryOut
+// gives (docs/protocol.md), then Advance.
 type Ready struct {
 	// Entries are this node's new outbox entries: persist, then publish.
 	// The first EarlyEntries of them must be persisted before Epochs are
@@ -137,6 +149,9 @@ type Ready struct {
 	// engine holds at most MaxEpochsInFlight+1 snapshots).
 	Entries      []stream.Entry
 	EarlyEntries int
+	// Rounds are this node's new messages of the agreement on cuts:
+	// persist, sync, then publish.
+	Rounds []RoundMsg
 	// Epochs are newly executed epochs: commit each atomically.
 	Epochs []EpochResult
 	// Votes are this node's new votes: persist, sync, then publish.
@@ -145,23 +160,36 @@ type Ready struct {
 	Finalized []Certified
 	// Divergences are certified hashes that differ from ours.
 	Divergences []Divergence
-	// MustSync is true when a vote must not leave before the store syncs.
+	// MustSync is true when a vote or a round message must not leave
+	// before the store syncs.
 	MustSync bool
+}
+
+// deliveredMarker is a delivered MARKER: where it is in its stream, the stream's
+// chain there, and its origin's clock.
+type deliveredMarker struct {
+	seq    uint64
+	chain  ledger.Hash
+	timeMs int64
+}
+
+// pendingBatch is a delivered batch waiting for the epoch whose cut
+// includes it.
+type pendingBatch struct {
+	seq uint64
+	txs []ledger.CheckedTx
 }
 
 // epochState is what the machine knows of one epoch before it executes.
 type epochState struct {
-	// cut[k] is the seq of k's MARKER(epoch), 0 while unknown.
-	cut        []uint64
-	markerTime []int64
-	markers    int
-	// txs[k] are the checked transactions of k's batches, in seq order.
-	txs     [][]ledger.CheckedTx
+	// markers[k] is k's MARKER(epoch), if delivered.
+	markers map[uint32]deliveredMarker
+	// txCount counts the transactions delivered tagged with the epoch (the
+	// early start at MaxEpochTxs).
 	txCount uint64
 	// recorded is set when this node recorded the snapshot.
 	recorded bool
 	record   LocalRecord
-	complete bool
 }
 
 // heldEntry is a delivery waiting behind an early marker (clock guard).
@@ -170,14 +198,26 @@ type heldEntry struct {
 	txs []ledger.CheckedTx
 }
 
+// speculation is an epoch executed before its cut was agreed, from the cut
+// of every present validator's marker: kept until the agreement decides,
+// committed if it decided that cut, undone (the state from before it) if
+// not.
+type speculation struct {
+	epoch  uint64
+	value  *CutValue
+	result EpochResult
+	before *ledger.State
+}
+
 // Machine is one validator's epoch state machine. Not safe for concurrent
-// use: one goroutine owns it.
+// use: one goroutine owns it, through the Shell.
 type Machine struct {
 	cfg    Config
 	g      *ledger.Genesis
 	n      int
 	signer Signer
 	engine *Engine
+	agree  agreeConfig
 
 	nowMs   int64
 	mempool int
@@ -186,13 +226,20 @@ type Machine struct {
 	nextSeq uint64
 	// ownEpoch is the epoch tag of this node's next batch: its last marker + 1.
 	ownEpoch uint64
-	// delivered[k] is the highest seq delivered from k (own: nextSeq-1).
+	// delivered[k] is the highest seq delivered from k (own: nextSeq-1), and
+	// chain[k] the stream's hash chain there.
 	delivered []uint64
+	chain     []ledger.Hash
 	// lastMarker[k] is the epoch of k's last delivered marker.
 	lastMarker []uint64
 	held       [][]heldEntry
+	// batches[k] are k's delivered batches after the head's cut.
+	batches [][]pendingBatch
 
 	epochs map[uint64]*epochState
+	// agreements on the cuts of the epochs after the head.
+	agreements map[uint64]*agreement
+	spec       *speculation
 
 	state    *ledger.State
 	head     Header
@@ -238,33 +285,41 @@ func newMachine(cfg Config, r restore, signer Signer) (*Machine, error) {
 	m := &Machine{
 		cfg: cfg, g: g, n: n, signer: signer, engine: engine,
 		delivered:  make([]uint64, n),
+		chain:      make([]ledger.Hash, n),
 		lastMarker: make([]uint64, n),
 		held:       make([][]heldEntry, n),
+		batches:    make([][]pendingBatch, n),
 		epochs:     make(map[uint64]*epochState),
+		agreements: make(map[uint64]*agreement),
 		state:      r.State,
 		headers:    make(map[uint64]Header),
 		votes:      make(map[uint64]map[ledger.Hash]map[uint32]Vote),
 		voted:      make(map[uint64]Vote),
 		lastFinal:  r.LastFinal,
 	}
+	m.agree = agreeConfig{self: cfg.Self, powers: make([]uint64, n), total: g.TotalPower(),
+		timeoutFirst: cfg.SlowPathTimeoutMs, timeoutBase: cfg.RoundTimeoutMs, timeoutStep: cfg.RoundTimeoutStepMs,
+		proposer: func(epoch uint64, round uint32) uint32 { return uint32((epoch + uint64(round)) % uint64(n)) }}
+	for k, v := range g.Validators {
+		m.agree.powers[k] = v.Power
+	}
 	m.setHead(r.Head)
 	if r.Head.Epoch > 0 {
-		if len(r.Head.Cut) != n {
+		if len(r.Head.Cut) != n || len(r.Head.Chain) != n || len(r.Head.Marker) != n {
 			return nil, fmt.Errorf("%w: head cut has %d entries for %d validators", ErrInvalidConfig, len(r.Head.Cut), n)
 		}
 		copy(m.delivered, r.Head.Cut)
-		for k := range m.lastMarker {
-			m.lastMarker[k] = r.Head.Epoch
-		}
+		copy(m.chain, r.Head.Chain)
+		copy(m.lastMarker, r.Head.Marker)
 	}
 	m.nextSeq = m.delivered[cfg.Self] + 1
-	m.ownEpoch = r.Head.Epoch + 1
+	// The own stream goes on after the own cut, the last marker this
+	// validator took part with (an earlier epoch if it was absent).
+	m.ownEpoch = m.head.Marker[cfg.Self] + 1
 	for _, h := range r.Pending {
 		m.headers[h.Epoch] = h
 	}
-	for e, v := range r.Voted {
-		m.voted[e] = v
-	}
+	maps.Copy(m.voted, r.Voted)
 	return m, nil
 }
 
@@ -273,6 +328,9 @@ func (m *Machine) setHead(h Header) {
 	if h.Epoch == 0 {
 		m.headHash = m.g.Hash()
 		m.head.TimeMs = m.g.GenesisTimeMs
+		m.head.Cut = make([]uint64, m.n)
+		m.head.Chain = make([]ledger.Hash, m.n)
+		m.head.Marker = make([]uint64, m.n)
 		return
 	}
 	m.headHash = h.Hash()
@@ -291,13 +349,22 @@ func (m *Machine) Voted(epoch uint64) (Vote, bool) {
 }
 
 // State is the ledger state at Head. The caller must not mutate it.
-func (m *Machine) State() *ledger.State { return m.state }
+func (m *Machine) State() *ledger.State {
+	if m.spec != nil {
+		return m.spec.before
+	}
+	return m.state
+}
 
 // NextSeq is the seq the next own entry will get.
 func (m *Machine) NextSeq() uint64 { return m.nextSeq }
 
 // Delivered returns the highest seq delivered from each validator.
 func (m *Machine) Delivered() []uint64 { return slices.Clone(m.delivered) }
+
+// Absent lists the validators that took no part in the head epoch: the
+// epoch after it does not wait for their markers.
+func (m *Machine) Absent() []uint32 { return m.head.Absent() }
 
 // StreamPositions returns where each validator's stream resumes after what
 // the machine has been handed (delivered or held back by the clock guard):
@@ -330,6 +397,16 @@ func (m *Machine) CurrentEpoch() uint64 { return m.ownEpoch }
 
 // Halted reports whether the machine stopped voting after a divergence.
 func (m *Machine) Halted() bool { return m.halted }
+
+// Round reports the agreement round of the epoch after the head (0 on the
+// fast path) and whether that agreement has started.
+func (m *Machine) Round() (uint32, bool) {
+	a := m.agreements[m.head.Epoch+1]
+	if a == nil || !a.started {
+		return 0, false
+	}
+	return a.round, true
+}
 
 // Boundary returns the time at which this node starts snapshot epoch by
 // the clock: ScheduledBoundary of the head, plus one epoch length per epoch
@@ -379,39 +456,59 @@ func EpochStart(g *ledger.Genesis, prev, h Header) int64 {
 func (m *Machine) epoch(e uint64) *epochState {
 	es := m.epochs[e]
 	if es == nil {
-		es = &epochState{
-			cut:        make([]uint64, m.n),
-			markerTime: make([]int64, m.n),
-			txs:        make([][]ledger.CheckedTx, m.n),
-		}
+		es = &epochState{markers: make(map[uint32]deliveredMarker)}
 		m.epochs[e] = es
 	}
 	return es
 }
 
-// ObserveMempool records the mempool size for the next recorded state.
+// observeMempool records the mempool size for the next recorded state.
 func (m *Machine) observeMempool(n int) { m.mempool = n }
 
-// Tick advances the machine's clock to nowMs (Unix milliseconds): it starts
-// the next snapshot when its boundary has come, and releases deliveries held
-// behind early markers.
+// tick advances the machine's clock to nowMs (Unix milliseconds): it starts
+// the next snapshot when its boundary has come, releases deliveries held
+// behind early markers, and runs the agreements' timeouts.
 func (m *Machine) tick(nowMs int64) error {
 	if nowMs > m.nowMs {
 		m.nowMs = nowMs
 	}
-	if err := m.executeReady(); err != nil {
-		return err
-	}
 	if err := m.drainHeld(); err != nil {
 		return err
 	}
-	return m.maybeStart()
+	if err := m.maybeStart(); err != nil {
+		return err
+	}
+	for _, ep := range slices.Sorted(maps.Keys(m.agreements)) {
+		m.agreements[ep].tick(m.nowMs, m.env(ep))
+	}
+	return m.progress()
+}
+
+// catchUpOwn brings the own stream to the epoch after the head: a
+// validator that was absent (away, or restarted from an old head) writes
+// the markers of the epochs decided without it, so its stream's epoch tags
+// go on from the head. They are past their snapshots: no engine is asked.
+func (m *Machine) catchUpOwn() error {
+	for m.ownEpoch <= m.head.Epoch {
+		ep := m.ownEpoch
+		mk := stream.Entry{Origin: m.cfg.Self, Seq: m.nextSeq, Epoch: ep, Kind: stream.KindMarker,
+			Body: stream.EncodeMarker(stream.Marker{Epoch: ep, TimeMs: m.nowMs})}
+		if err := m.appendOwn(&mk); err != nil {
+			return err
+		}
+		m.lastMarker[m.cfg.Self] = ep
+		m.ownEpoch = ep + 1
+	}
+	return nil
 }
 
 // maybeStart starts the next own snapshot when its time or tx bound has come.
 func (m *Machine) maybeStart() error {
 	if m.halted {
 		return nil
+	}
+	if err := m.catchUpOwn(); err != nil {
+		return err
 	}
 	next := m.ownEpoch
 	if next > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight) {
@@ -433,7 +530,7 @@ func (m *Machine) maybeStart() error {
 	return m.afterStep(res, true)
 }
 
-// Propose appends a batch of this node's admitted transactions to its
+// propose appends a batch of this node's admitted transactions to its
 // outbox. The caller has checked them (ledger.CheckTx).
 func (m *Machine) propose(txs []ledger.CheckedTx) error {
 	if len(txs) == 0 {
@@ -450,9 +547,7 @@ func (m *Machine) propose(txs []ledger.CheckedTx) error {
 	if err := m.appendOwn(&e); err != nil {
 		return err
 	}
-	es := m.epoch(e.Epoch)
-	es.txs[m.cfg.Self] = append(es.txs[m.cfg.Self], txs...)
-	es.txCount += uint64(len(txs))
+	m.addBatch(m.cfg.Self, e, txs)
 	return m.maybeStart()
 }
 
@@ -464,9 +559,21 @@ func (m *Machine) appendOwn(e *stream.Entry) error {
 	}
 	e.Sig = sig
 	m.nextSeq++
-	m.delivered[m.cfg.Self] = e.Seq
+	m.advanceStream(m.cfg.Self, *e)
 	m.pending.Entries = append(m.pending.Entries, *e)
 	return nil
+}
+
+// advanceStream moves origin k's delivered position and chain past e.
+func (m *Machine) advanceStream(k uint32, e stream.Entry) {
+	m.delivered[k] = e.Seq
+	m.chain[k] = StreamChain(m.chain[k], e.Digest(m.g.ChainID))
+}
+
+// addBatch keeps a delivered batch's transactions for its epoch.
+func (m *Machine) addBatch(k uint32, e stream.Entry, txs []ledger.CheckedTx) {
+	m.batches[k] = append(m.batches[k], pendingBatch{seq: e.Seq, txs: txs})
+	m.epoch(e.Epoch).txCount += uint64(len(txs))
 }
 
 // replayOwn feeds back an entry of this node's own outbox after a restart,
@@ -478,43 +585,46 @@ func (m *Machine) replayOwn(e stream.Entry, txs []ledger.CheckedTx) error {
 	switch e.Kind {
 	case stream.KindBatch:
 		m.nextSeq++
-		m.delivered[m.cfg.Self] = e.Seq
-		es := m.epoch(e.Epoch)
-		es.txs[m.cfg.Self] = append(es.txs[m.cfg.Self], txs...)
-		es.txCount += uint64(len(txs))
+		m.advanceStream(m.cfg.Self, e)
+		m.addBatch(m.cfg.Self, e, txs)
 		return nil
 	case stream.KindMarker:
 		mk, err := stream.DecodeMarker(e.Body)
 		if err != nil {
 			return err
 		}
-		es := m.epoch(e.Epoch)
+		if e.Epoch <= m.head.Epoch {
+			// A marker of an epoch decided without this validator.
+			m.nextSeq++
+			m.advanceStream(m.cfg.Self, e)
+			m.lastMarker[m.cfg.Self] = e.Epoch
+			m.ownEpoch = e.Epoch + 1
+			return nil
+		}
 		// The node had recorded; the recorded positions are not durable and
 		// are recorded again now (they only describe the snapshot).
-		res, err := m.engine.StartSnapshot(SnapshotID(e.Epoch))
-		if err != nil {
+		if _, err := m.engine.StartSnapshot(SnapshotID(e.Epoch)); err != nil {
 			return err
 		}
-		// Fix found by the simulator (seed 3): record before the marker
-		// counts as delivered, as afterStep does (record-before-send), so
-		// Recorded[self] < Cut[self] holds in the re-signed vote too.
+		// Record before the marker counts as delivered, as afterStep does
+		// (record-before-send), so Recorded[self] < Cut[self] holds in the
+		// re-signed vote too.
 		m.recordLocal(e.Epoch, true)
 		m.nextSeq++
-		m.delivered[m.cfg.Self] = e.Seq
+		m.advanceStream(m.cfg.Self, e)
+		es := m.epoch(e.Epoch)
 		es.record.RecordedTimeMs = mk.TimeMs
-		es.cut[m.cfg.Self] = e.Seq
-		es.markerTime[m.cfg.Self] = mk.TimeMs
-		es.markers++
+		es.markers[m.cfg.Self] = deliveredMarker{seq: e.Seq, chain: m.chain[m.cfg.Self], timeMs: mk.TimeMs}
 		m.lastMarker[m.cfg.Self] = e.Epoch
 		m.ownEpoch = e.Epoch + 1
 		m.engine.Advance(m.engine.Ready())
-		return m.afterCompleted(res.Completed)
+		return nil
 	default:
 		return fmt.Errorf("%w: kind %v", ErrStreamBroken, e.Kind)
 	}
 }
 
-// Deliver hands the machine the next entry of another validator's stream,
+// deliver hands the machine the next entry of another validator's stream,
 // in seq order, with its transactions checked (ledger.CheckTx; undecodable
 // transactions left out). The entry's signature has been verified.
 func (m *Machine) deliver(e stream.Entry, txs []ledger.CheckedTx) error {
@@ -535,7 +645,10 @@ func (m *Machine) deliver(e stream.Entry, txs []ledger.CheckedTx) error {
 	if err := m.deliverNext(e, txs); err != nil {
 		return err
 	}
-	return m.drainHeld()
+	if err := m.drainHeld(); err != nil {
+		return err
+	}
+	return m.progress()
 }
 
 // blocked reports whether e must wait: a marker beyond the clock guard, or
@@ -593,47 +706,62 @@ func (m *Machine) deliverNext(e stream.Entry, txs []ledger.CheckedTx) error {
 	}
 	switch e.Kind {
 	case stream.KindBatch:
+		if len(m.batches[k]) >= m.cfg.MaxHeldEntries {
+			return fmt.Errorf("%w: origin %d has %d batches waiting for their epoch", ErrTooManyPending, k, len(m.batches[k]))
+		}
 		var seq [8]byte
 		binary.BigEndian.PutUint64(seq[:], e.Seq)
 		if _, err := m.engine.Step(EngineMessage{From: NodeID(k), To: NodeID(m.cfg.Self), Kind: MessageApp, Payload: seq[:]}); err != nil {
 			return err
 		}
-		m.delivered[k] = e.Seq
-		es := m.epoch(e.Epoch)
-		es.txs[k] = append(es.txs[k], txs...)
-		es.txCount += uint64(len(txs))
+		m.advanceStream(k, e)
+		m.addBatch(k, e, txs)
 		return m.maybeStart()
 	case stream.KindMarker:
 		mk, err := stream.DecodeMarker(e.Body)
 		if err != nil {
 			return fmt.Errorf("%w: origin %d seq %d: %v", ErrStreamBroken, k, e.Seq, err)
 		}
-		if e.Epoch >= m.ownEpoch && e.Epoch != m.ownEpoch {
+		if e.Epoch > m.head.Epoch && e.Epoch > m.ownEpoch {
 			// FIFO makes this impossible: k's marker e.Epoch-1 came first
-			// and made us record it.
+			// and made us record it (or it was of an epoch executed already,
+			// and the own stream is past the head).
 			return fmt.Errorf("%w: marker %d from %d while own epoch is %d", ErrStreamBroken, e.Epoch, k, m.ownEpoch)
 		}
-		res, err := m.engine.Step(EngineMessage{From: NodeID(k), To: NodeID(m.cfg.Self), Kind: MessageMarker, Snapshot: SnapshotID(e.Epoch)})
-		if err != nil {
+		if err := m.stepMarker(k, e.Epoch); err != nil {
 			return err
 		}
-		es := m.epoch(e.Epoch)
-		es.cut[k] = e.Seq
-		es.markerTime[k] = mk.TimeMs
-		es.markers++
+		m.advanceStream(k, e)
 		m.lastMarker[k] = e.Epoch
-		if err := m.afterStep(res, false); err != nil {
-			return err
+		if e.Epoch > m.head.Epoch {
+			m.epoch(e.Epoch).markers[k] = deliveredMarker{seq: e.Seq, chain: m.chain[k], timeMs: mk.TimeMs}
 		}
-		m.delivered[k] = e.Seq
 		return nil
 	default:
 		return fmt.Errorf("%w: kind %v", ErrStreamBroken, e.Kind)
 	}
 }
 
+// stepMarker hands k's MARKER(epoch) to the engine when the engine still
+// waits for it: a marker of an executed epoch, or of one whose link from k
+// the agreement closed already (k was absent), is past the snapshot.
+func (m *Machine) stepMarker(k uint32, epoch uint64) error {
+	id := SnapshotID(epoch)
+	if epoch <= m.head.Epoch || (m.engine.find(id) != nil && !m.engine.LinkOpen(id, NodeID(k))) {
+		return nil
+	}
+	if m.engine.find(id) == nil && m.engine.isReleased(id) {
+		return nil
+	}
+	res, err := m.engine.Step(EngineMessage{From: NodeID(k), To: NodeID(m.cfg.Self), Kind: MessageMarker, Snapshot: id})
+	if err != nil {
+		return err
+	}
+	return m.afterStep(res, false)
+}
+
 // afterStep carries out what one engine step did: record the local state and
-// send the marker (record-before-send), then execute completed epochs.
+// send the marker (record-before-send).
 func (m *Machine) afterStep(res StepResult, initiated bool) error {
 	if res.HasRecorded {
 		ep := uint64(res.Recorded)
@@ -646,16 +774,13 @@ func (m *Machine) afterStep(res StepResult, initiated bool) error {
 		if err := m.appendOwn(&mk); err != nil {
 			return err
 		}
-		es := m.epoch(ep)
-		es.cut[m.cfg.Self] = mk.Seq
-		es.markerTime[m.cfg.Self] = m.nowMs
-		es.markers++
+		m.epoch(ep).markers[m.cfg.Self] = deliveredMarker{seq: mk.Seq, chain: m.chain[m.cfg.Self], timeMs: m.nowMs}
 		m.lastMarker[m.cfg.Self] = ep
 		m.ownEpoch = ep + 1
 	}
 	// One broadcast MARKER entry stands for the engine's per-link markers.
 	m.engine.Advance(m.engine.Ready())
-	return m.afterCompleted(res.Completed)
+	return nil
 }
 
 func (m *Machine) recordLocal(ep uint64, initiated bool) {
@@ -665,41 +790,123 @@ func (m *Machine) recordLocal(ep uint64, initiated bool) {
 		MempoolSize: m.mempool, Initiated: initiated}
 }
 
-func (m *Machine) afterCompleted(done []SnapshotID) error {
-	for _, id := range done {
-		m.epoch(uint64(id)).complete = true
+// stepRound hands the machine a peer's round message (or one replayed
+// from the store). It verifies the signature.
+func (m *Machine) stepRound(msg RoundMsg) error {
+	ep := msg.Epoch
+	if ep <= m.head.Epoch || ep > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight)+1 {
+		return fmt.Errorf("%w: round message for epoch %d (head %d)", ErrVoteOutOfWindow, ep, m.head.Epoch)
 	}
-	return m.executeReady()
+	if msg.Validator == m.cfg.Self {
+		return fmt.Errorf("%w: own round message", ErrBadRound)
+	}
+	a := m.agreement(ep)
+	if a.has(&msg) {
+		return nil
+	}
+	if err := msg.Verify(m.g); err != nil {
+		return err
+	}
+	a.receive(&msg, m.env(ep))
+	return m.progress()
 }
 
-// executeReady executes, in order, every epoch complete at this node.
-func (m *Machine) executeReady() error {
+// agreement returns epoch's agreement, creating it.
+func (m *Machine) agreement(ep uint64) *agreement {
+	a := m.agreements[ep]
+	if a == nil {
+		a = newAgreement(&m.agree, ep)
+		m.agreements[ep] = a
+	}
+	return a
+}
+
+// progress starts the agreement of the epoch after the head once it can,
+// speculates, executes and commits decided epochs, and collects the
+// agreements' messages.
+func (m *Machine) progress() error {
 	for {
-		if len(m.pending.Epochs) > 0 {
-			// Fix found by the simulator (seed 11): the State serves a
-			// Commit's nodes from memory only until the next Commit, so the
-			// shell must persist this epoch's nodes (Ready, Advance) before
-			// the next epoch executes; Tick resumes execution.
-			return nil
-		}
-		ep := m.head.Epoch + 1
-		es := m.epochs[ep]
-		if es == nil || !es.complete {
-			return nil
-		}
-		if es.markers != m.n {
-			panic(fmt.Sprintf("checkpoint: epoch %d complete with %d of %d markers", ep, es.markers, m.n))
-		}
-		if err := m.execute(ep, es); err != nil {
+		done, err := m.progressOnce()
+		if err != nil || done {
+			m.collectRounds()
 			return err
 		}
 	}
 }
 
-func (m *Machine) execute(ep uint64, es *epochState) error {
+// progressOnce makes one step of progress on the epoch after the head; it
+// reports done when it cannot go on now.
+func (m *Machine) progressOnce() (bool, error) {
+	if m.halted || len(m.pending.Epochs) > 0 {
+		// The State serves a Commit's nodes from memory only until the
+		// next Commit, so the shell persists this epoch (Ready, Advance)
+		// before the next one executes; Tick resumes.
+		return true, nil
+	}
+	ep := m.head.Epoch + 1
+	es := m.epochs[ep]
+	a := m.agreement(ep)
+	env := m.env(ep)
+	if !a.started && es != nil && es.recorded {
+		a.start(m.nowMs, es.record.RecordedTimeMs, env)
+	}
+	if v := a.decision; v != nil {
+		if s := m.spec; s != nil && !s.value.Equal(v) {
+			m.state, m.spec = s.before, nil // undo: the cut agreed is another one
+		}
+		if m.spec == nil {
+			if !m.has(ep, v) {
+				return true, nil // the agreed streams are not all here yet
+			}
+			if err := m.speculate(ep, v); err != nil {
+				return true, err
+			}
+		}
+		return false, m.commit()
+	}
+	if m.spec == nil {
+		if v := env.candidate(0); v != nil && a.started {
+			return false, m.speculate(ep, v)
+		}
+	}
+	return true, nil
+}
+
+// collectRounds signs the agreements' new messages for the Ready.
+func (m *Machine) collectRounds() {
+	for _, ep := range slices.Sorted(maps.Keys(m.agreements)) {
+		m.collect(m.agreements[ep])
+	}
+}
+
+// collect signs one agreement's new messages for the Ready.
+func (m *Machine) collect(a *agreement) {
+	for _, msg := range a.takeOut() {
+		sig, err := m.signer.Sign(msg.Digest(m.g.ChainID))
+		if err != nil {
+			panic(fmt.Sprintf("checkpoint: sign round message: %v", err))
+		}
+		msg.Sig = sig
+		m.pending.Rounds = append(m.pending.Rounds, msg)
+		m.pending.MustSync = true
+	}
+}
+
+// speculate executes epoch ep with cut v into the state, keeping the state
+// from before so that the execution can be undone.
+func (m *Machine) speculate(ep uint64, v *CutValue) error {
+	before := m.state.Copy()
 	var txs []ledger.CheckedTx
-	for k := range es.txs {
-		txs = append(txs, es.txs[k]...)
+	for k := range v.Cut {
+		if !v.Present(k, ep) {
+			continue
+		}
+		for _, b := range m.batches[k] {
+			if b.seq >= v.Cut[k] {
+				break
+			}
+			txs = append(txs, b.txs...)
+		}
 	}
 	receipts, err := m.state.Apply(txs)
 	if err != nil {
@@ -713,32 +920,83 @@ func (m *Machine) execute(ep uint64, es *epochState) error {
 	for i := range txs {
 		hashes[i] = txs[i].Hash
 	}
-	t := medianTime(es.markerTime)
-	if t < m.head.TimeMs {
-		t = m.head.TimeMs
-	}
-	h := Header{
-		ChainID: m.g.ChainID, Epoch: ep, PrevHash: m.headHash, Cut: slices.Clone(es.cut),
-		TxRoot: ledger.TxRoot(hashes), ReceiptsRoot: ledger.ReceiptsRoot(receipts), StateRoot: root,
-		TxCount: uint64(len(txs)), ValidatorSetHash: m.g.ValidatorSetHash(), TimeMs: t,
-	}
-	rec := es.record
-	rec.Channels = make([][]uint64, m.n)
-	if ls, ok := m.engine.Snapshot(SnapshotID(ep)); ok {
-		for _, msg := range ls.Messages {
-			rec.Channels[msg.From] = append(rec.Channels[msg.From], binary.BigEndian.Uint64(msg.Payload))
+	es := m.epoch(ep)
+	var times []int64
+	for k := range v.Cut {
+		if v.Present(k, ep) {
+			times = append(times, es.markers[uint32(k)].timeMs)
 		}
 	}
-	if err := m.engine.Release(SnapshotID(ep)); err != nil {
-		return err
+	t := m.head.TimeMs
+	if len(times) > 0 {
+		t = max(medianTime(times), t)
+	}
+	h := Header{
+		ChainID: m.g.ChainID, Epoch: ep, PrevHash: m.headHash, Cut: slices.Clone(v.Cut), Chain: slices.Clone(v.Chain),
+		Marker: slices.Clone(v.Marker), TxRoot: ledger.TxRoot(hashes), ReceiptsRoot: ledger.ReceiptsRoot(receipts),
+		StateRoot: root, TxCount: uint64(len(txs)), ValidatorSetHash: m.g.ValidatorSetHash(), TimeMs: t,
+	}
+	m.spec = &speculation{epoch: ep, value: v.Clone(), before: before,
+		result: EpochResult{Header: h, Hash: h.Hash(), TxHashes: hashes, Receipts: receipts, Nodes: nodes}}
+	return nil
+}
+
+// commit makes the speculation of the agreed cut the new head: the
+// snapshot's record, the result for the shell, the vote.
+func (m *Machine) commit() error {
+	s := m.spec
+	m.spec = nil
+	ep, v := s.epoch, s.value
+	es := m.epochs[ep]
+	rec := es.record
+	if !es.recorded {
+		rec = LocalRecord{Epoch: ep, Recorded: slices.Clone(m.head.Cut)}
+	}
+	rec.Channels = make([][]uint64, m.n)
+	id := SnapshotID(ep)
+	if m.engine.find(id) != nil {
+		// Links the agreement cut without a marker close now; the channel
+		// state of an absent validator is what came before the agreement.
+		for k := range v.Cut {
+			if uint32(k) != m.cfg.Self && m.engine.LinkOpen(id, NodeID(k)) {
+				if _, err := m.engine.CloseLink(id, NodeID(k)); err != nil {
+					return err
+				}
+			}
+		}
+		m.engine.Advance(m.engine.Ready())
+		if ls, ok := m.engine.Snapshot(id); ok {
+			for _, msg := range ls.Messages {
+				if seq := binary.BigEndian.Uint64(msg.Payload); seq < v.Cut[msg.From] {
+					rec.Channels[msg.From] = append(rec.Channels[msg.From], seq)
+				}
+			}
+		}
+		if err := m.engine.Release(id); err != nil {
+			return err
+		}
+	}
+	for k := range m.batches {
+		i := 0
+		for i < len(m.batches[k]) && m.batches[k][i].seq <= v.Cut[k] {
+			i++
+		}
+		m.batches[k] = slices.Delete(m.batches[k], 0, i)
 	}
 	delete(m.epochs, ep)
-	m.setHead(h)
-	hash := m.headHash
-	m.headers[ep] = h
-	m.pending.Epochs = append(m.pending.Epochs, EpochResult{Header: h, Hash: hash, TxHashes: hashes,
-		Receipts: receipts, Nodes: nodes, Snapshot: rec})
-	if err := m.vote(ep, hash, rec); err != nil {
+	// The messages of the step that decided (a precommit with the
+	// decision) still leave: the others need them to decide too.
+	m.collect(m.agreements[ep])
+	delete(m.agreements, ep)
+	r := s.result
+	r.Snapshot = rec
+	m.setHead(r.Header)
+	if err := m.catchUpOwn(); err != nil {
+		return err
+	}
+	m.headers[ep] = r.Header
+	m.pending.Epochs = append(m.pending.Epochs, r)
+	if err := m.vote(ep, r.Hash, rec); err != nil {
 		return err
 	}
 	m.checkFinal()
@@ -773,7 +1031,7 @@ func (m *Machine) vote(ep uint64, hash ledger.Hash, rec LocalRecord) error {
 	return nil
 }
 
-// StepVote hands the machine a vote received from a peer (or replayed from
+// stepVote hands the machine a vote received from a peer (or replayed from
 // the store). It verifies the signature.
 func (m *Machine) stepVote(v Vote) error {
 	if v.Epoch <= m.lastFinal || v.Epoch > m.head.Epoch+2*uint64(m.cfg.MaxEpochsInFlight)+2 {
@@ -788,6 +1046,36 @@ func (m *Machine) stepVote(v Vote) error {
 	m.addVote(v)
 	m.checkFinal()
 	return nil
+}
+
+// stepCertified hands the machine a certified checkpoint fetched from a
+// peer: past the head it is the agreed cut of its epoch (honest validators
+// sign only headers of agreed cuts, and a quorum holds one), so a
+// validator that missed the agreement executes it; its votes count.
+func (m *Machine) stepCertified(c Certified) error {
+	ep := c.Header.Epoch
+	if ep <= m.lastFinal {
+		return nil
+	}
+	if ep > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight)+1 {
+		return fmt.Errorf("%w: certified epoch %d (head %d)", ErrVoteOutOfWindow, ep, m.head.Epoch)
+	}
+	if err := c.Verify(m.g); err != nil {
+		return err
+	}
+	if ep > m.head.Epoch {
+		a := m.agreement(ep)
+		if a.decision == nil {
+			a.decision = c.Header.Value().Clone()
+		}
+	}
+	for _, v := range c.Certificate.Votes {
+		if !m.counted(v) {
+			m.addVote(v)
+		}
+	}
+	m.checkFinal()
+	return m.progress()
 }
 
 // counted reports whether v, field for field, is a vote already counted.
@@ -876,14 +1164,15 @@ func sortedValidators(m map[uint32]Vote) []uint32 {
 	return out
 }
 
-// HasReady reports whether there are effects to carry out.
+// hasReady reports whether there are effects to carry out.
 func (m *Machine) hasReady() bool {
 	p := &m.pending
-	return len(p.Entries) > 0 || len(p.Epochs) > 0 || len(p.Votes) > 0 || len(p.Finalized) > 0 || len(p.Divergences) > 0
+	return len(p.Entries) > 0 || len(p.Rounds) > 0 || len(p.Epochs) > 0 || len(p.Votes) > 0 ||
+		len(p.Finalized) > 0 || len(p.Divergences) > 0
 }
 
-// Ready returns the pending effects. The shell carries them out in the
-// documented order and then calls Advance.
+// ready returns the pending effects. The shell carries them out in the
+// documented order and then calls advance.
 func (m *Machine) ready() Ready {
 	p := &m.pending
 	base := m.head.Epoch // the head the store has before this Ready
@@ -900,6 +1189,7 @@ func (m *Machine) ready() Ready {
 	return Ready{
 		Entries:      slices.Clone(p.Entries),
 		EarlyEntries: early,
+		Rounds:       slices.Clone(p.Rounds),
 		Epochs:       slices.Clone(p.Epochs),
 		Votes:        slices.Clone(p.Votes),
 		Finalized:    slices.Clone(p.Finalized),
@@ -914,13 +1204,14 @@ func (rd Ready) SplitEntries() (early, late []stream.Entry) {
 	return rd.Entries[:rd.EarlyEntries], rd.Entries[rd.EarlyEntries:]
 }
 
-// Advance acknowledges that rd, the last value of Ready, was carried out.
+// advance acknowledges that rd, the last value of ready, was carried out.
 func (m *Machine) advance(rd Ready) {
 	p := &m.pending
 	p.Entries = dropFront(p.Entries, len(rd.Entries))
+	p.Rounds = dropFront(p.Rounds, len(rd.Rounds))
 	p.Epochs = dropFront(p.Epochs, len(rd.Epochs))
 	p.Votes = dropFront(p.Votes, len(rd.Votes))
 	p.Finalized = dropFront(p.Finalized, len(rd.Finalized))
 	p.Divergences = dropFront(p.Divergences, len(rd.Divergences))
-	p.MustSync = len(p.Votes) > 0
+	p.MustSync = len(p.Votes) > 0 || len(p.Rounds) > 0
 }

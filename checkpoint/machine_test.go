@@ -22,6 +22,7 @@ type testNet struct {
 	ms       []*Machine
 	inbox    [][]stream.Entry // per destination, FIFO
 	votes    [][]Vote
+	rounds   [][]RoundMsg
 	final    []map[uint64]Certified
 	nonce    uint64
 	executed []map[uint64]EpochResult
@@ -63,6 +64,7 @@ func newTestNet(t *testing.T, n int) *testNet {
 	}
 	tn.inbox = make([][]stream.Entry, n)
 	tn.votes = make([][]Vote, n)
+	tn.rounds = make([][]RoundMsg, n)
 	tn.final = make([]map[uint64]Certified, n)
 	tn.executed = make([]map[uint64]EpochResult, n)
 	for i := range tn.final {
@@ -105,6 +107,13 @@ func (tn *testNet) flush() {
 					}
 				}
 			}
+			for _, r := range rd.Rounds {
+				for j := range tn.ms {
+					if j != i {
+						tn.rounds[j] = append(tn.rounds[j], r)
+					}
+				}
+			}
 			for _, r := range rd.Epochs {
 				tn.executed[i][r.Header.Epoch] = r
 			}
@@ -123,6 +132,14 @@ func (tn *testNet) flush() {
 				tn.inbox[j] = tn.inbox[j][1:]
 				if err := m.deliver(e, tn.checkBatch(e)); err != nil {
 					tn.t.Fatalf("node %d deliver %d/%d: %v", j, e.Origin, e.Seq, err)
+				}
+			}
+			for len(tn.rounds[j]) > 0 {
+				progress = true
+				r := tn.rounds[j][0]
+				tn.rounds[j] = tn.rounds[j][1:]
+				if err := m.stepRound(r); err != nil && !errors.Is(err, ErrVoteOutOfWindow) {
+					tn.t.Fatalf("node %d round message: %v", j, err)
 				}
 			}
 			for len(tn.votes[j]) > 0 {

@@ -50,6 +50,12 @@ type Journal interface {
 	// PutVote persists a vote, this validator's or a peer's. A second,
 	// different vote of one validator for one epoch may be refused.
 	PutVote(v Vote) error
+	// Rounds are the stored round messages of epoch: this validator's and
+	// its peers'.
+	Rounds(epoch uint64) ([]RoundMsg, error)
+	// PutRound persists a round message, this validator's or a peer's.
+	// Those of a final epoch may be dropped.
+	PutRound(m RoundMsg) error
 	// CommitEpoch commits an executed epoch atomically; it becomes the head.
 	CommitEpoch(r *EpochResult) error
 	// PutCertified stores the certificate that made a checkpoint final.
@@ -63,6 +69,7 @@ type Journal interface {
 type Sender interface {
 	SendEntry(e stream.Entry) error
 	SendVote(v Vote) error
+	SendRound(m RoundMsg) error
 }
 
 // Observer is told about each Ready the shell carries out; it must not
@@ -216,6 +223,14 @@ func Open(cfg ShellConfig, nowMs int64) (*Shell, error) {
 	for _, v := range stored {
 		_ = m.stepVote(v) // checked when stored; a bad one is only ignored
 	}
+	for ep := head.Epoch + 1; ep <= head.Epoch+uint64(cfg.Machine.MaxEpochsInFlight)+1; ep++ {
+		msgs, err := j.Rounds(ep)
+		if err != nil {
+			// Never "no round message": that could prevote twice.
+			return nil, fmt.Errorf("read round messages of epoch %d: %w", ep, err)
+		}
+		m.restoreRounds(ep, msgs)
+	}
 	return s, nil
 }
 
@@ -295,6 +310,45 @@ func (s *Shell) StepVote(v Vote) error {
 // ReadBack is how many entries of other validators the shell has read back
 // from the journal (at restart, and when the Machine's window refused them).
 func (s *Shell) ReadBack() uint64 { return s.readBack }
+
+// StepRound hands the Machine a peer's round message of the agreement on a
+// cut and keeps it in the journal once it counts. One outside the window
+// is dropped; a bad one is rejected (ErrRejected).
+func (s *Shell) StepRound(msg RoundMsg) error {
+	err := s.m.stepRound(msg)
+	switch {
+	case errors.Is(err, ErrVoteOutOfWindow):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if err := s.j.PutRound(msg); err != nil {
+		return fmt.Errorf("store round message of %d for epoch %d: %w", msg.Validator, msg.Epoch, err)
+	}
+	return s.flush()
+}
+
+// StepCertified hands the Machine a certified checkpoint fetched from a
+// peer (catch-up): its votes count, and an epoch past the head is executed
+// with its cut. A bad one is rejected (ErrRejected).
+func (s *Shell) StepCertified(c Certified) error {
+	err := s.m.stepCertified(c)
+	switch {
+	case errors.Is(err, ErrVoteOutOfWindow):
+		return nil
+	case errors.Is(err, ErrBadVote) || errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrHeaderMalformed) ||
+		errors.Is(err, ErrWrongChainID) || errors.Is(err, ErrWrongValidators) || errors.Is(err, ErrHeaderHashDiffer):
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	case err != nil:
+		return err
+	}
+	return s.flush()
+}
+
+// Behind reports the first epoch this validator has not executed yet and
+// whether it waits for its cut (no agreement or certificate decided it):
+// catch-up fetches certified checkpoints from there.
+func (s *Shell) Behind() uint64 { return s.m.head.Epoch + 1 }
 
 // StreamPositions returns where each validator's stream resumes after what
 // the journal holds: the network's sequencer starts there. Entries the
@@ -379,9 +433,10 @@ func (s *Shell) flush() error {
 // CarryOut performs rd's effects in the order the protocol requires
 // (docs/protocol.md, "Ordering of effects"):
 //
-//  1. persist the own entries the epochs' cuts may contain (EarlyEntries)
-//     and the own votes; sync if a vote is among them;
-//  2. publish those entries and the votes;
+//  1. persist the own entries the epochs' cuts may contain (EarlyEntries),
+//     the own round messages and the own votes; sync if a round message or
+//     a vote is among them;
+//  2. publish those entries, the round messages and the votes;
 //  3. commit the executed epochs, each atomically;
 //  4. persist and publish the remaining own entries;
 //  5. store the certificates, and sync.
@@ -398,6 +453,11 @@ func CarryOut(rd *Ready, j Journal, out Sender) error {
 			return fmt.Errorf("persist own entry %d: %w", e.Seq, err)
 		}
 	}
+	for _, r := range rd.Rounds {
+		if err := j.PutRound(r); err != nil {
+			return fmt.Errorf("persist own %v epoch %d round %d: %w", r.Kind, r.Epoch, r.Round, err)
+		}
+	}
 	for _, v := range rd.Votes {
 		if err := j.PutVote(v); err != nil {
 			return fmt.Errorf("persist own vote epoch %d: %w", v.Epoch, err)
@@ -408,7 +468,15 @@ func CarryOut(rd *Ready, j Journal, out Sender) error {
 			return fmt.Errorf("sync: %w", err)
 		}
 	}
-	if err := send(out, early, rd.Votes); err != nil {
+	if err := send(out, early, nil); err != nil {
+		return err
+	}
+	for _, r := range rd.Rounds {
+		if err := out.SendRound(r); err != nil {
+			return fmt.Errorf("send %v epoch %d round %d: %w", r.Kind, r.Epoch, r.Round, err)
+		}
+	}
+	if err := send(out, nil, rd.Votes); err != nil {
 		return err
 	}
 	for i := range rd.Epochs {

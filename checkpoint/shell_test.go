@@ -23,6 +23,7 @@ type memJournal struct {
 	headers []Header         // committed; [i] is epoch i+1
 	trie    *ledger.MemNodeDB
 	votes   map[uint64]map[uint32]Vote
+	rounds  map[uint64][]RoundMsg
 	certs   map[uint64]Certified
 	// readErr, when set, fails every read.
 	readErr error
@@ -32,7 +33,7 @@ type memJournal struct {
 
 func newMemJournal(g *ledger.Genesis, self uint32) *memJournal {
 	return &memJournal{g: g, self: self, entries: make([][]stream.Entry, len(g.Validators)), trie: ledger.NewMemNodeDB(),
-		votes: map[uint64]map[uint32]Vote{}, certs: map[uint64]Certified{}}
+		votes: map[uint64]map[uint32]Vote{}, rounds: map[uint64][]RoundMsg{}, certs: map[uint64]Certified{}}
 }
 
 func (j *memJournal) write() error {
@@ -150,6 +151,28 @@ func (j *memJournal) PutVote(v Vote) error {
 	return nil
 }
 
+func (j *memJournal) Rounds(epoch uint64) ([]RoundMsg, error) {
+	if j.readErr != nil {
+		return nil, j.readErr
+	}
+	return slices.Clone(j.rounds[epoch]), nil
+}
+
+func (j *memJournal) PutRound(m RoundMsg) error {
+	if m.Validator == j.self {
+		if err := j.write(); err != nil {
+			return err
+		}
+		for _, old := range j.rounds[m.Epoch] {
+			if old.Validator == m.Validator && old.Round == m.Round && old.Kind == m.Kind && !old.Value.Equal(m.Value) {
+				return fmt.Errorf("double sign: epoch %d round %d %v", m.Epoch, m.Round, m.Kind)
+			}
+		}
+	}
+	j.rounds[m.Epoch] = append(j.rounds[m.Epoch], m)
+	return nil
+}
+
 func (j *memJournal) CommitEpoch(r *EpochResult) error {
 	if err := j.write(); err != nil {
 		return err
@@ -167,6 +190,7 @@ func (j *memJournal) PutCertified(c Certified) error {
 		return err
 	}
 	j.certs[c.Header.Epoch] = c
+	delete(j.rounds, c.Header.Epoch)
 	return nil
 }
 
@@ -183,6 +207,7 @@ type shellNet struct {
 	shells   []*Shell
 	inbox    [][]stream.Entry
 	votes    [][]Vote
+	rounds   [][]RoundMsg
 	nowMs    int64
 	// crashes counts the crashes injected; signed records every vote any
 	// validator persisted or sent, to catch a second hash for one epoch.
@@ -220,6 +245,18 @@ func (s shellSender) SendVote(v Vote) error {
 	return nil
 }
 
+func (s shellSender) SendRound(m RoundMsg) error {
+	if err := s.net.journals[s.self].write(); err != nil {
+		return err
+	}
+	for j := range s.net.rounds {
+		if j != s.self {
+			s.net.rounds[j] = append(s.net.rounds[j], m)
+		}
+	}
+	return nil
+}
+
 func (sn *shellNet) noteSigned(v Vote) {
 	key := [2]uint64{uint64(v.Validator), v.Epoch}
 	if h, ok := sn.signed[key]; ok && h != v.Hash {
@@ -230,7 +267,7 @@ func (sn *shellNet) noteSigned(v Vote) {
 
 func newShellNet(t *testing.T, n int) *shellNet {
 	tn := newTestNet(t, n)
-	sn := &shellNet{t: t, tn: tn, inbox: make([][]stream.Entry, n), votes: make([][]Vote, n),
+	sn := &shellNet{t: t, tn: tn, inbox: make([][]stream.Entry, n), votes: make([][]Vote, n), rounds: make([][]RoundMsg, n),
 		nowMs: tn.g.GenesisTimeMs, signed: map[[2]uint64]ledger.Hash{}}
 	for i := 0; i < n; i++ {
 		sn.journals = append(sn.journals, newMemJournal(tn.g, uint32(i)))
@@ -282,6 +319,17 @@ func (sn *shellNet) deliver() {
 				e := sn.inbox[j][0]
 				sn.inbox[j] = sn.inbox[j][1:]
 				sn.receive(j, e)
+				sh = sn.shells[j]
+			}
+			for len(sn.rounds[j]) > 0 {
+				progress = true
+				r := sn.rounds[j][0]
+				sn.rounds[j] = sn.rounds[j][1:]
+				err := sh.StepRound(r)
+				if errors.Is(err, ErrRejected) {
+					sn.t.Fatalf("validator %d rejected a round message of %d for epoch %d: %v", j, r.Validator, r.Epoch, err)
+				}
+				sn.done(j, err)
 				sh = sn.shells[j]
 			}
 			for len(sn.votes[j]) > 0 {
@@ -400,7 +448,7 @@ func TestShellOpenReadErrors(t *testing.T) {
 		t.Fatalf("Open over a failing journal: %v", err)
 	}
 	// Each read method failing alone is an error too.
-	for _, method := range []string{"Head", "State", "Header", "LastFinal", "Votes", "Entry"} {
+	for _, method := range []string{"Head", "State", "Header", "LastFinal", "Votes", "Rounds", "Entry"} {
 		fj := &failingJournal{memJournal: j, method: method}
 		j.readErr = nil
 		_, err := Open(ShellConfig{Machine: DefaultConfig(sn.tn.g, 0), Journal: fj, Sender: shellSender{sn, 0},
@@ -452,6 +500,13 @@ func (f *failingJournal) Votes(ep uint64) ([]Vote, error) {
 		return nil, errFailingRead
 	}
 	return f.memJournal.Votes(ep)
+}
+
+func (f *failingJournal) Rounds(ep uint64) ([]RoundMsg, error) {
+	if f.method == "Rounds" {
+		return nil, errFailingRead
+	}
+	return f.memJournal.Rounds(ep)
 }
 
 func (f *failingJournal) Entry(o uint32, seq uint64) (stream.Entry, error) {

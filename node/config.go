@@ -123,6 +123,11 @@ type ProtocolConfig struct {
 	// ClockSkewMs is the most a peer's marker may run ahead of our clock
 	// before it is held back (the clock guard, docs/protocol.md).
 	ClockSkewMs int `toml:"clock_skew_ms"`
+	// SlowPathTimeoutMs is how long this validator waits, from its snapshot
+	// of an epoch, for the marker of every validator present in the
+	// previous epoch before it agrees with the others to cut without the
+	// missing ones (docs/protocol.md, "Validators that stop").
+	SlowPathTimeoutMs int `toml:"slow_path_timeout_ms"`
 }
 
 // LogConfig selects the log format and level.
@@ -147,10 +152,11 @@ func DefaultConfig(home string) Config {
 		Metrics:        MetricsConfig{Listen: "127.0.0.1:9600"},
 		Mempool:        MempoolConfig{MaxTxs: 20_000},
 		Protocol: ProtocolConfig{
-			BatchIntervalMs: 5,
-			BatchMaxTxs:     2000,
-			TickIntervalMs:  5,
-			ClockSkewMs:     500,
+			BatchIntervalMs:   5,
+			BatchMaxTxs:       2000,
+			TickIntervalMs:    5,
+			ClockSkewMs:       500,
+			SlowPathTimeoutMs: 1000,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -211,6 +217,9 @@ func (c Config) Validate() error {
 	}
 	if p.ClockSkewMs < 0 || p.ClockSkewMs > 60_000 {
 		errs = append(errs, fmt.Errorf("protocol.clock_skew_ms: %d out of range [0, 60000]", p.ClockSkewMs))
+	}
+	if p.SlowPathTimeoutMs < 50 || p.SlowPathTimeoutMs > 600_000 {
+		errs = append(errs, fmt.Errorf("protocol.slow_path_timeout_ms: %d out of range [50, 600000]", p.SlowPathTimeoutMs))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

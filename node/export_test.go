@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ledgerd/ledgerd/ledger"
-	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/statesync"
 )
 
@@ -45,18 +44,7 @@ func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, 
 		if err := tx.Sign(c); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			_, err := (backend{nodes[i]}).SubmitTx(ctx, tx.Encode())
-			if err == nil {
-				break
-			}
-			// A loaded machine can be an epoch behind at the start: the
-			// lag rule refuses, as it should, until it catches up.
-			if !errors.Is(err, api.ErrMempoolFull) || time.Now().After(deadline) {
-				t.Fatal(err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		submitRetry(t, nodes[i], tx, deadline)
 	}
 	for i, n := range nodes {
 		for n.view.Load().lastFinal < final {

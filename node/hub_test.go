@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
+	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/p2p"
 )
@@ -248,4 +251,21 @@ const testProbeWait = 100 * time.Millisecond
 // start-up state sync and restores the validator (tests; Run uses openCtx).
 func open(cfg Config, opts Options) (*Node, error) {
 	return openCtx(context.Background(), cfg, opts)
+}
+
+// submitRetry submits tx through n's API backend, retrying while the node
+// refuses for lack of room: a loaded machine runs an epoch or two behind,
+// and the lag rule refuses, as it should, until it catches up.
+func submitRetry(t *testing.T, n *Node, tx ledger.Tx, deadline time.Time) ledger.Hash {
+	t.Helper()
+	for {
+		h, err := (backend{n}).SubmitTx(context.Background(), tx.Encode())
+		if err == nil {
+			return h
+		}
+		if !errors.Is(err, api.ErrMempoolFull) || time.Now().After(deadline) {
+			t.Fatalf("submit %s: %v", tx.Hash(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -25,6 +25,7 @@ type reads interface {
 	Snapshot(epoch uint64) ([]byte, error)
 	TxIndex(h ledger.Hash) ([]byte, error)
 	Entry(origin uint32, seq uint64) ([]byte, error)
+	Rounds(epoch uint64) ([][]byte, error)
 }
 
 var _ reads = (*store.Store)(nil)
@@ -127,10 +128,41 @@ func (j journal) PutVote(v checkpoint.Vote) error {
 	return err
 }
 
+func (j journal) Rounds(epoch uint64) ([]checkpoint.RoundMsg, error) {
+	raws, err := j.n.rd.Rounds(epoch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]checkpoint.RoundMsg, 0, len(raws))
+	for _, raw := range raws {
+		m, err := checkpoint.DecodeRoundMsg(raw)
+		if err != nil || m.Epoch != epoch {
+			return nil, fmt.Errorf("stored round message of epoch %d: %w", epoch, store.ErrCorrupt)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// PutRound stores a round message; a peer's second, different message for
+// one slot is equivocation, and only its first is kept.
+func (j journal) PutRound(m checkpoint.RoundMsg) error {
+	err := j.n.st.PutRound(m.Epoch, m.Validator, m.Round, byte(m.Kind), m.Encode())
+	if errors.Is(err, store.ErrExists) && m.Validator != j.n.self {
+		return nil
+	}
+	return err
+}
+
 func (j journal) CommitEpoch(r *checkpoint.EpochResult) error { return j.n.commitEpoch(r) }
 
+// PutCertified stores a certificate; the round messages of the epoch (and
+// of any before) are needed no more.
 func (j journal) PutCertified(c checkpoint.Certified) error {
-	return j.n.st.PutCertificate(c.Header.Epoch, c.Certificate.Encode())
+	if err := j.n.st.PutCertificate(c.Header.Epoch, c.Certificate.Encode()); err != nil {
+		return err
+	}
+	return j.n.st.DropRounds(c.Header.Epoch)
 }
 
 func (j journal) Sync() error { return j.n.syncStore() }
@@ -147,9 +179,16 @@ func (s sender) SendEntry(e stream.Entry) error {
 	return nil
 }
 
+func (s sender) SendRound(m checkpoint.RoundMsg) error {
+	if err := s.n.net.PublishVote(encodeConsensus(consensusRound, m.Encode())); err != nil {
+		s.n.log.Warn("publish round message", "epoch", m.Epoch, "round", m.Round, "kind", m.Kind, "err", err)
+	}
+	return nil
+}
+
 func (s sender) SendVote(v checkpoint.Vote) error {
 	n := s.n
-	if err := n.net.PublishVote(v.Encode()); err != nil {
+	if err := n.net.PublishVote(encodeConsensus(consensusVote, v.Encode())); err != nil {
 		n.log.Warn("publish vote", "epoch", v.Epoch, "err", err)
 	}
 	for i := range n.readyEpochs {
@@ -184,4 +223,38 @@ func (o observer) AfterReady(rd *checkpoint.Ready) {
 			"epoch", d.Epoch, "ours", d.Ours, "certified", d.Certified)
 		n.mets.divergences.Inc()
 	}
+}
+
+// The votes topic carries the consensus traffic: header votes and the
+// round messages of the agreement on cuts, each behind a kind byte.
+const (
+	consensusVote  byte = 1
+	consensusRound byte = 2
+)
+
+func encodeConsensus(kind byte, payload []byte) []byte { return append([]byte{kind}, payload...) }
+
+// errMalformedConsensus wraps a consensus message that does not decode.
+var errMalformedConsensus = errors.New("malformed consensus message")
+
+// decodeConsensus parses a consensus message: a vote or a round message.
+func decodeConsensus(b []byte) (*checkpoint.Vote, *checkpoint.RoundMsg, error) {
+	if len(b) == 0 {
+		return nil, nil, fmt.Errorf("%w: empty", errMalformedConsensus)
+	}
+	switch b[0] {
+	case consensusVote:
+		v, err := checkpoint.DecodeVote(b[1:])
+		if err != nil {
+			return nil, nil, err
+		}
+		return &v, nil, nil
+	case consensusRound:
+		m, err := checkpoint.DecodeRoundMsg(b[1:])
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &m, nil
+	}
+	return nil, nil, fmt.Errorf("%w: kind %d", errMalformedConsensus, b[0])
 }

@@ -298,7 +298,7 @@ func (n *Node) serve(ctx context.Context) error {
 	}
 	defer stopServers()
 	verifiedCh := n.startVerifier(ctx, &wg)
-	fetchedVotes := make(chan []byte, 256)
+	fetched := make(chan statesync.Fetched, 4)
 	wg.Go(func() {
 		n.sync.CatchUp(ctx, func() (uint64, uint64, bool) {
 			v := n.view.Load()
@@ -306,7 +306,7 @@ func (n *Node) serve(ctx context.Context) error {
 				return 0, 0, false
 			}
 			return v.head.Epoch, v.lastFinal, true
-		}, fetchedVotes)
+		}, fetched)
 	})
 	m := n.sh.Machine()
 	n.log.Info("node started", "validator", n.self, "address", crypto.PubkeyToAddress(n.key.PublicKey).Hex(),
@@ -316,11 +316,11 @@ func (n *Node) serve(ctx context.Context) error {
 		// need far more than the steady state.
 		debug.SetMemoryLimit(int64(n.cfg.MemoryLimitMiB) << 20)
 	}
-	return n.loop(ctx, verifiedCh, fetchedVotes)
+	return n.loop(ctx, verifiedCh, fetched)
 }
 
 // loop is the only goroutine that touches the shell and its machine.
-func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVotes <-chan []byte) error {
+func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetched <-chan statesync.Fetched) error {
 	ticker := time.NewTicker(n.cfg.TickInterval())
 	defer ticker.Stop()
 	if err := n.tick(); err != nil {
@@ -344,9 +344,9 @@ func (n *Node) loop(ctx context.Context, verifiedCh <-chan verified, fetchedVote
 				err = n.propose()
 			}
 		case raw := <-n.net.Votes():
-			err = n.stepVote(raw)
-		case raw := <-fetchedVotes:
-			err = n.stepVote(raw)
+			err = n.stepConsensus(raw)
+		case f := <-fetched:
+			err = n.stepFetched(f)
 		}
 		if err == nil {
 			err = n.publishView()
@@ -430,19 +430,60 @@ func (n *Node) rejected(err error) error {
 	return nil
 }
 
-func (n *Node) stepVote(raw []byte) error {
-	v, err := checkpoint.DecodeVote(raw)
-	if err != nil {
-		n.mets.badVotes.Inc()
+// stepConsensus hands a gossiped vote or round message to the shell.
+func (n *Node) stepConsensus(raw []byte) error {
+	v, r, err := decodeConsensus(raw)
+	switch {
+	case err != nil:
+		return n.badConsensus(err)
+	case v != nil:
+		return n.badConsensus(n.sh.StepVote(*v))
+	}
+	return n.badConsensus(n.sh.StepRound(*r))
+}
+
+// stepFetched hands what catch-up fetched from peers to the shell.
+func (n *Node) stepFetched(f statesync.Fetched) error {
+	for _, c := range f.Certified {
+		if err := n.badConsensus(n.sh.StepCertified(c)); err != nil {
+			return err
+		}
+	}
+	for _, raw := range f.Rounds {
+		m, err := checkpoint.DecodeRoundMsg(raw)
+		if err == nil {
+			err = n.sh.StepRound(m)
+		}
+		if err := n.badConsensus(err); err != nil {
+			return err
+		}
+	}
+	for _, raw := range f.Votes {
+		v, err := checkpoint.DecodeVote(raw)
+		if err == nil {
+			err = n.sh.StepVote(v)
+		}
+		if err := n.badConsensus(err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// badConsensus counts a consensus message that does not decode or that
+// the shell rejected (a peer's fault, never this node's) and returns every
+// other error, which stops the node.
+func (n *Node) badConsensus(err error) error {
+	if err == nil {
 		return nil
 	}
-	err = n.sh.StepVote(v)
-	if errors.Is(err, checkpoint.ErrRejected) {
-		n.log.Debug("vote rejected", "err", err)
-		n.mets.badVotes.Inc()
-		return nil
+	if !errors.Is(err, checkpoint.ErrRejected) && !errors.Is(err, errMalformedConsensus) &&
+		!errors.Is(err, checkpoint.ErrVoteMalformed) && !errors.Is(err, checkpoint.ErrRoundMalformed) {
+		return err
 	}
-	return err
+	n.log.Debug("consensus message rejected", "err", err)
+	n.mets.badVotes.Inc()
+	return nil
 }
 
 // syncStore makes every write so far durable.

@@ -97,11 +97,7 @@ func TestNodesFinalizeTransfers(t *testing.T) {
 		if err := tx.Sign(clients[c]); err != nil {
 			t.Fatal(err)
 		}
-		hash, err := backend{nodes[i%len(nodes)]}.SubmitTx(ctx, tx.Encode())
-		if err != nil {
-			t.Fatalf("submit %d: %v", i, err)
-		}
-		hashes = append(hashes, hash)
+		hashes = append(hashes, submitRetry(t, nodes[i%len(nodes)], tx, deadline.Add(20*time.Second)))
 	}
 	// Every transfer final everywhere.
 	for _, hash := range hashes {

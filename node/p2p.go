@@ -9,7 +9,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/p2p"
@@ -83,7 +82,7 @@ func (n *Node) startP2P(ctx context.Context) (*libp2pNet, error) {
 		cfg.PSK = psk
 	}
 	cfg.VoteValidator = func(b []byte) error {
-		_, err := checkpoint.DecodeVote(b)
+		_, _, err := decodeConsensus(b)
 		return err
 	}
 	cfg.Logger = n.log.With("component", "p2p")

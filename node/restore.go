@@ -62,6 +62,7 @@ func (n *Node) restore() error {
 	}
 	cfg := checkpoint.DefaultConfig(n.g, n.self)
 	cfg.ClockSkewMs = int64(n.cfg.Protocol.ClockSkewMs)
+	cfg.SlowPathTimeoutMs = int64(n.cfg.Protocol.SlowPathTimeoutMs)
 	sh, err := checkpoint.Open(checkpoint.ShellConfig{Machine: cfg, Journal: journal{n}, Sender: sender{n},
 		Signer: checkpoint.KeySigner{Key: n.key}, Observer: observer{n}}, n.now().UnixMilli())
 	if err != nil {

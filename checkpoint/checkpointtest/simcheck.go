@@ -23,6 +23,13 @@ type simVoteKey struct {
 	epoch     uint64
 }
 
+type simRoundKey struct {
+	validator uint32
+	epoch     uint64
+	round     uint32
+	kind      checkpoint.RoundKind
+}
+
 type simChecker struct {
 	s *LedgerSim
 	// entries[k][i] is origin k's entry with seq i+1, as first persisted.
@@ -36,6 +43,11 @@ type simChecker struct {
 	signed map[simVoteKey]ledger.Hash
 	// appliedIn maps a successfully applied transaction to its epoch.
 	appliedIn map[ledger.Hash]uint64
+	// cutOf is the ID of the cut each epoch was executed with, first seen.
+	cutOf map[uint64]ledger.Hash
+	// roundSigned is every round message a validator signed, by
+	// (validator, epoch, round, kind): the ID of its value, or zero for nil.
+	roundSigned map[simRoundKey]ledger.Hash
 	// verifiedCerts holds the keccak of (previous header hash, certified
 	// encoding) of certificates VerifyChain accepted, so a certificate
 	// several validators hold is verified once (recovering signatures is
@@ -48,6 +60,7 @@ func newSimChecker(s *LedgerSim) *simChecker {
 	return &simChecker{s: s, entries: make([][]stream.Entry, len(s.g.Validators)),
 		entryTxs: make([][][]ledger.Hash, len(s.g.Validators)), finalHash: make(map[uint64]ledger.Hash),
 		signed: make(map[simVoteKey]ledger.Hash), appliedIn: make(map[ledger.Hash]uint64),
+		cutOf: make(map[uint64]ledger.Hash), roundSigned: make(map[simRoundKey]ledger.Hash),
 		verifiedCerts: make(map[ledger.Hash]bool), supply: s.g.TotalSupply()}
 }
 
@@ -113,23 +126,45 @@ func (c *simChecker) epoch(n *simValidator, prev checkpoint.Header, prevHash led
 	case h.TimeMs < prev.TimeMs:
 		return c.fail("chain", "validator %d epoch %d: time %d before %d", n.index, ep, h.TimeMs, prev.TimeMs)
 	}
+	if len(h.Chain) != len(g.Validators) || len(h.Marker) != len(g.Validators) {
+		return c.fail("consistent-cut", "validator %d epoch %d: cut of %d chains and %d markers", n.index, ep, len(h.Chain), len(h.Marker))
+	}
+	if id := h.Value().ID(); c.cutOf[ep] == (ledger.Hash{}) {
+		c.cutOf[ep] = id
+	} else if c.cutOf[ep] != id {
+		return c.fail("agreement", "validator %d executed epoch %d with another cut than an earlier validator", n.index, ep)
+	}
+	// Every stream is cut at a prefix that extends the previous cut: a
+	// present validator's at its MARKER(ep), with the chain of what it
+	// wrote; an absent one's where it was. The epoch holds exactly the
+	// batches between the two cuts (markers of epochs it missed are skipped).
 	var want []ledger.Hash
 	for k := range h.Cut {
-		var from uint64
+		var from, fromMarker uint64
+		var fromChain ledger.Hash
 		if prev.Epoch > 0 {
-			from = prev.Cut[k]
+			from, fromChain, fromMarker = prev.Cut[k], prev.Chain[k], prev.Marker[k]
+		}
+		if h.Marker[k] != ep {
+			if h.Cut[k] != from || h.Chain[k] != fromChain || h.Marker[k] != fromMarker {
+				return c.fail("consistent-cut", "validator %d epoch %d: absent validator %d cut at %d, was %d", n.index, ep, k, h.Cut[k], from)
+			}
+			continue
 		}
 		if h.Cut[k] <= from || h.Cut[k] > uint64(len(c.entries[k])) {
 			return c.fail("consistent-cut", "validator %d epoch %d: cut[%d]=%d after %d, origin wrote %d entries",
 				n.index, ep, k, h.Cut[k], from, len(c.entries[k]))
 		}
-		for seq := from + 1; seq < h.Cut[k]; seq++ {
+		chain := fromChain
+		for seq := from + 1; seq <= h.Cut[k]; seq++ {
 			e := c.entries[k][seq-1]
-			if e.Kind != stream.KindBatch || e.Epoch != ep {
-				return c.fail("consistent-cut", "validator %d epoch %d: origin %d seq %d is a %v of epoch %d inside the cut",
-					n.index, ep, k, seq, e.Kind, e.Epoch)
+			chain = checkpoint.StreamChain(chain, e.Digest(g.ChainID))
+			if seq < h.Cut[k] && e.Kind == stream.KindBatch {
+				want = append(want, c.entryTxs[k][seq-1]...)
 			}
-			want = append(want, c.entryTxs[k][seq-1]...)
+		}
+		if chain != h.Chain[k] {
+			return c.fail("consistent-cut", "validator %d epoch %d: chain of %d at %d is not what %d wrote", n.index, ep, k, h.Cut[k], k)
 		}
 		if m := c.entries[k][h.Cut[k]-1]; m.Kind != stream.KindMarker || m.Epoch != ep {
 			return c.fail("consistent-cut", "validator %d epoch %d: cut[%d]=%d is a %v of epoch %d, not MARKER(%d)",
@@ -161,6 +196,9 @@ func (c *simChecker) epoch(n *simValidator, prev checkpoint.Header, prevHash led
 		return c.fail("consistent-cut", "validator %d epoch %d: local record of %d/%d positions", n.index, ep, len(rec.Recorded), len(rec.Channels))
 	}
 	for k := range h.Cut {
+		if h.Marker[k] != ep {
+			continue
+		}
 		if rec.Recorded[k] >= h.Cut[k] {
 			return c.fail("consistent-cut", "validator %d epoch %d recorded seq %d of %d at or past its marker %d",
 				n.index, ep, rec.Recorded[k], k, h.Cut[k])
@@ -198,6 +236,25 @@ func (c *simChecker) conservation(n *simValidator) error {
 	return nil
 }
 
+// ownRound checks a round message before it is written: an honest
+// validator sends at most one message of each kind in each round, also
+// across restarts, and signs it.
+func (c *simChecker) ownRound(n *simValidator, r checkpoint.RoundMsg) error {
+	if err := r.Verify(c.s.g); err != nil {
+		return c.fail("machine", "validator %d signed a round message that does not verify: %v", n.index, err)
+	}
+	var id ledger.Hash
+	if r.Value != nil {
+		id = r.Value.ID()
+	}
+	key := simRoundKey{r.Validator, r.Epoch, r.Round, r.Kind}
+	if prev, ok := c.roundSigned[key]; ok && prev != id {
+		return c.fail("double-sign", "validator %d sent two %vs in epoch %d round %d", r.Validator, r.Kind, r.Epoch, r.Round)
+	}
+	c.roundSigned[key] = id
+	return nil
+}
+
 // ownVote checks a vote before it is written: an honest validator signs at
 // most one hash per epoch, for the header it executed, and its recorded
 // positions lie below the cut.
@@ -230,9 +287,12 @@ func (c *simChecker) ownVote(n *simValidator, v checkpoint.Vote, executing []che
 	return c.recordedBelowCut(v, rec.header)
 }
 
+// recordedBelowCut checks the consistent-cut invariant of a signed vote:
+// every present validator's cut lies past what the voter had recorded. An
+// absent validator's cut did not move: the voter may have recorded past it.
 func (c *simChecker) recordedBelowCut(v checkpoint.Vote, h checkpoint.Header) error {
 	for k, seq := range v.Recorded {
-		if seq >= h.Cut[k] {
+		if h.Marker[k] == h.Epoch && seq >= h.Cut[k] {
 			return c.fail("consistent-cut", "vote of validator %d for epoch %d records seq %d of %d at or past the cut %d",
 				v.Validator, v.Epoch, seq, k, h.Cut[k])
 		}

@@ -89,6 +89,8 @@ type simMessageKind uint8
 const (
 	simEntry simMessageKind = iota + 1
 	simVote
+	simRound
+	simCertified
 	simStatus
 	simRepairRequest
 	simRepairAnswer
@@ -103,6 +105,8 @@ type simNetMessage struct {
 	entry    stream.Entry
 	entries  []stream.Entry
 	votes    []checkpoint.Vote
+	rounds   []checkpoint.RoundMsg
+	certs    []checkpoint.Certified
 	gap      stream.Gap
 	// delivered and lastFinal are a status: the sender's delivered vector
 	// (its own entry is its outbox length) and its last final epoch.
@@ -404,7 +408,7 @@ func (s *LedgerSim) linked(a, b int) bool {
 // dropped or duplicated.
 func (s *LedgerSim) send(m *simNetMessage) error {
 	drop := s.opts.EntryDropProbability
-	if m.kind == simVote {
+	if m.kind == simVote || m.kind == simRound || m.kind == simCertified {
 		drop = s.opts.VoteDropProbability
 		if s.opts.Mutation == MutationStallVotes && s.healed {
 			drop = 1

@@ -41,6 +41,8 @@ type simStore struct {
 	epochs []simEpochRecord
 	// ownVotes are the votes this validator signed, by epoch.
 	ownVotes map[uint64]checkpoint.Vote
+	// rounds are the round messages of epochs not final here, own and peers'.
+	rounds map[uint64][]checkpoint.RoundMsg
 	// received are peers' votes for epochs not final here, first per validator.
 	received map[uint64]map[uint32]checkpoint.Vote
 	// final[i] is the certified checkpoint of epoch i+1.
@@ -49,7 +51,8 @@ type simStore struct {
 
 func newSimStore(validators int) *simStore {
 	return &simStore{delivered: make([][]stream.Entry, validators), trie: ledger.NewMemNodeDB(),
-		ownVotes: make(map[uint64]checkpoint.Vote), received: make(map[uint64]map[uint32]checkpoint.Vote)}
+		ownVotes: make(map[uint64]checkpoint.Vote), received: make(map[uint64]map[uint32]checkpoint.Vote),
+		rounds: make(map[uint64][]checkpoint.RoundMsg)}
 }
 
 func (st *simStore) headEpoch() uint64 { return uint64(len(st.epochs)) }
@@ -101,8 +104,8 @@ func (n *simValidator) describe() string {
 	if !n.up {
 		return fmt.Sprintf("v%d down head=%d final=%d", n.index, n.store.headEpoch(), n.store.lastFinal())
 	}
-	return fmt.Sprintf("v%d head=%d final=%d own-epoch=%d delivered=%v", n.index, n.store.headEpoch(), n.store.lastFinal(),
-		n.m().CurrentEpoch(), n.m().Delivered())
+	return fmt.Sprintf("v%d head=%d final=%d own-epoch=%d delivered=%v [%s]", n.index, n.store.headEpoch(), n.store.lastFinal(),
+		n.m().CurrentEpoch(), n.m().Delivered(), n.m().DescribeAgreement())
 }
 
 func (n *simValidator) fail(check string, format string, args ...any) error {
@@ -228,7 +231,27 @@ func (n *simValidator) onTick() error {
 			}
 		}
 		if len(votes) > 0 {
-			return s.broadcast(n.index, simNetMessage{kind: simVote, votes: votes})
+			if err := s.broadcast(n.index, simNetMessage{kind: simVote, votes: votes}); err != nil {
+				return err
+			}
+		}
+		// Own round messages of epochs not executed here, and every one of
+		// the epochs executed and not final: a validator that decided may
+		// never have sent its own precommit, and the others need the
+		// quorum it decided on (the node serves them on request).
+		var rounds []checkpoint.RoundMsg
+		for _, e := range slices.Sorted(maps.Keys(n.store.rounds)) {
+			if e <= n.store.lastFinal() {
+				continue
+			}
+			for _, r := range n.store.rounds[e] {
+				if int(r.Validator) == n.index || e <= n.store.headEpoch() {
+					rounds = append(rounds, r)
+				}
+			}
+		}
+		if len(rounds) > 0 {
+			return s.broadcast(n.index, simNetMessage{kind: simRound, rounds: rounds})
 		}
 	}
 	return nil
@@ -269,6 +292,24 @@ func (n *simValidator) receive(msg *simNetMessage) error {
 			}
 		}
 		return nil
+	case simRound:
+		for _, r := range msg.rounds {
+			if err := n.stepRound(r); err != nil || !n.up {
+				return err
+			}
+		}
+		return nil
+	case simCertified:
+		for _, c := range msg.certs {
+			err := n.sh.StepCertified(c)
+			if errors.Is(err, checkpoint.ErrRejected) {
+				return n.fail("machine", "certified epoch %d: %v", c.Header.Epoch, err)
+			}
+			if err := n.shellDone(err); err != nil || !n.up {
+				return err
+			}
+		}
+		return nil
 	case simStatus:
 		for k, high := range msg.delivered {
 			if k != n.index && high > 0 {
@@ -286,17 +327,16 @@ func (n *simValidator) receive(msg *simNetMessage) error {
 }
 
 // sendCertificates answers a status from a validator behind us with the
-// certificates it lacks (votes are served on request).
+// certified checkpoints it lacks: their votes finalize what it executed,
+// their cuts let it execute what it missed the agreement of (the node's
+// catch-up fetches them the same way).
 func (n *simValidator) sendCertificates(to int, theirFinal uint64) error {
 	ours := n.store.lastFinal()
 	if ours <= theirFinal {
 		return nil
 	}
-	var votes []checkpoint.Vote
-	for e := theirFinal + 1; e <= min(ours, theirFinal+simCertEpochsPerStatus); e++ {
-		votes = append(votes, n.store.final[e-1].Certificate.Votes...)
-	}
-	return n.sim.send(&simNetMessage{kind: simVote, from: n.index, to: to, votes: votes})
+	certs := slices.Clone(n.store.final[theirFinal:min(ours, theirFinal+simCertEpochsPerStatus)])
+	return n.sim.send(&simNetMessage{kind: simCertified, from: n.index, to: to, certs: certs})
 }
 
 // answerRepair serves a gap from the store: the outbox for our own origin,
@@ -363,6 +403,18 @@ func (n *simValidator) stepVote(v checkpoint.Vote) error {
 	return n.shellDone(err)
 }
 
+// stepRound hands a peer's round message to the Shell, which stores it.
+func (n *simValidator) stepRound(r checkpoint.RoundMsg) error {
+	if int(r.Validator) == n.index {
+		return nil
+	}
+	err := n.sh.StepRound(r)
+	if errors.Is(err, checkpoint.ErrRejected) {
+		return n.fail("machine", "round message of %d for epoch %d: %v", r.Validator, r.Epoch, err)
+	}
+	return n.shellDone(err)
+}
+
 // propose submits client transactions to this validator's Shell.
 func (n *simValidator) propose(txs []ledger.CheckedTx) error {
 	if !n.up {
@@ -399,7 +451,7 @@ func (o simObserver) BeforeReady(rd *checkpoint.Ready) {
 	n.executing, n.effects, n.crashAfter = rd.Epochs, 0, -1
 	// Every write, sync and send of the Ready is an effect; the crash falls
 	// before a random one of them, or after the last.
-	effects := 2*len(rd.Entries) + 2*len(rd.Votes) + len(rd.Epochs) + len(rd.Finalized)
+	effects := 2*len(rd.Entries) + 2*len(rd.Rounds) + 2*len(rd.Votes) + len(rd.Epochs) + len(rd.Finalized)
 	if rd.MustSync {
 		effects++
 	}
@@ -464,6 +516,32 @@ func (j simJournal) Votes(epoch uint64) ([]checkpoint.Vote, error) {
 		out = append(out, st.received[epoch][k])
 	}
 	return out, nil
+}
+
+func (j simJournal) Rounds(epoch uint64) ([]checkpoint.RoundMsg, error) {
+	return slices.Clone(j.n.store.rounds[epoch]), nil
+}
+
+func (j simJournal) PutRound(r checkpoint.RoundMsg) error {
+	n, st := j.n, j.n.store
+	if int(r.Validator) == n.index {
+		if err := n.effect(); err != nil {
+			return err
+		}
+		if err := n.sim.checker.ownRound(n, r); err != nil {
+			return err
+		}
+	}
+	if r.Epoch <= st.lastFinal() {
+		return nil
+	}
+	for _, old := range st.rounds[r.Epoch] {
+		if old.Validator == r.Validator && old.Round == r.Round && old.Kind == r.Kind {
+			return nil // the first one of a validator, kind and round is kept
+		}
+	}
+	st.rounds[r.Epoch] = append(st.rounds[r.Epoch], r)
+	return nil
 }
 
 func (j simJournal) Entry(origin uint32, seq uint64) (stream.Entry, error) {
@@ -549,6 +627,7 @@ func (j simJournal) PutCertified(c checkpoint.Certified) error {
 	st.final = append(st.final, c)
 	delete(st.received, c.Header.Epoch)
 	delete(st.ownVotes, c.Header.Epoch)
+	delete(st.rounds, c.Header.Epoch)
 	n.sim.tracef("v%d final epoch %d (%d votes)", n.index, c.Header.Epoch, len(c.Certificate.Votes))
 	return nil
 }
@@ -562,6 +641,13 @@ func (o simSender) SendEntry(e stream.Entry) error {
 		return err
 	}
 	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simEntry, entry: e})
+}
+
+func (o simSender) SendRound(r checkpoint.RoundMsg) error {
+	if err := o.n.effect(); err != nil {
+		return err
+	}
+	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{r}})
 }
 
 func (o simSender) SendVote(v checkpoint.Vote) error {

@@ -104,6 +104,9 @@ var settings = []setting{
 	{key: "protocol.clock_skew_ms", short: "most a peer's marker may run ahead of this clock",
 		doc:   "Most a peer's marker may run ahead of this node's clock before it is held back, in ms [0, 60000].",
 		field: func(c *node.Config) any { return &c.Protocol.ClockSkewMs }},
+	{key: "protocol.slow_path_timeout_ms", short: "wait for a missing marker before cutting without it",
+		doc:   "How long this validator waits, from its snapshot of an epoch, for the marker of every validator present before, before it agrees with the others to cut without the missing ones, in ms [50, 600000].",
+		field: func(c *node.Config) any { return &c.Protocol.SlowPathTimeoutMs }},
 
 	{key: "log.level", short: "debug, info, warn or error",
 		doc:   "Log level: debug, info, warn or error.",

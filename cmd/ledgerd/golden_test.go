@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -387,7 +388,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 	env := map[string]string{envHome: filepath.Join(net, "v1")}
 	code, out, stderr := testCLI(t, env, "config", "show")
-	if code != 0 || !strings.Contains(out, `moniker                    = "v1"`) {
+	if code != 0 || !regexp.MustCompile(`moniker\s+= "v1"`).MatchString(out) {
 		t.Fatalf("config show with LEDGERD_HOME: %d %q %q", code, out, stderr)
 	}
 	if _, out, _ := testCLI(t, env, "config", "show", "--home", filepath.Join(net, "v0")); !strings.Contains(out, `"v0"`) {

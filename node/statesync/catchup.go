@@ -14,33 +14,38 @@ import (
 const (
 	// catchUpInterval is how often catch-up looks at the node's progress.
 	catchUpInterval = 500 * time.Millisecond
-	// catchUpAfter is how long executed epochs may stay not final before
-	// catch-up fetches their certificates or votes.
+	// catchUpAfter is how long the node may go without progress (a new
+	// final epoch, a new executed one) before catch-up fetches.
 	catchUpAfter = time.Second
 	// catchUpEpochs bounds the epochs fetched per round.
 	catchUpEpochs = 8
 )
 
-// CatchUp fetches certificates, or failing those votes, for executed
-// epochs that have not become final for a while: the votes were gossiped
-// while this validator was down or were lost, and nobody re-gossips them.
-// The fetched votes go to out, to be stepped like gossiped ones (verified
-// there). progress reports the executed head and the last final epoch; it
-// returns ok false while the node is not running yet. CatchUp returns when
-// ctx ends.
-func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint64, ok bool), out chan<- []byte) {
+// Fetched is what one round of catch-up brought from the peers, for the
+// node's loop to step (each item is verified there).
+type Fetched struct {
+	// Certified are certified checkpoints past the node's head: their cut
+	// is the agreed one, so a node that missed the agreement executes them.
+	Certified []checkpoint.Certified
+	// Rounds are encoded round messages of the epoch after the head.
+	Rounds [][]byte
+	// Votes are encoded votes of epochs executed and not final.
+	Votes [][]byte
+}
+
+// CatchUp fetches from the peers what gossip lost while this validator
+// made no progress: certificates, or failing those votes, of executed
+// epochs that do not become final (the votes were gossiped while it was
+// down, or lost); and, when the epoch after its head stays undecided here,
+// the certified checkpoints past its head and the round messages of that
+// epoch (a validator that decided may never have sent its own precommit).
+// progress reports the executed head and the last final epoch; ok is
+// false while the node is not running yet. CatchUp returns when ctx ends.
+func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint64, ok bool), out chan<- Fetched) {
 	t := time.NewTicker(catchUpInterval)
 	defer t.Stop()
-	var lastFinal uint64
+	var lastHead, lastFinal uint64
 	since := s.now()
-	send := func(vote []byte) bool {
-		select {
-		case out <- vote:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -51,31 +56,35 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 		if !ok {
 			continue
 		}
-		if final != lastFinal {
-			lastFinal, since = final, s.now()
+		if head != lastHead || final != lastFinal {
+			lastHead, lastFinal, since = head, final, s.now()
 			continue
 		}
-		if head <= final || s.now().Sub(since) < catchUpAfter {
+		if s.now().Sub(since) < catchUpAfter {
 			continue
 		}
+		var f Fetched
 		for ep := final + 1; ep <= min(head, final+catchUpEpochs); ep++ {
 			cert, err := s.fetchCertificate(ctx, ep)
 			if err != nil {
 				// Nobody has it final: the votes themselves were lost (a
 				// healed partition). Collect them from the peers.
 				s.log().Debug("certificate fetch", "epoch", ep, "err", err)
-				for _, vote := range s.fetchVotes(ctx, ep) {
-					if !send(vote) {
-						return
-					}
-				}
+				f.Votes = append(f.Votes, s.fetchList(ctx, KindVotes, ep, maxVotesResponse)...)
 				break
 			}
-			for _, vote := range cert.Votes {
-				if !send(vote.Encode()) {
-					return
-				}
+			for _, v := range cert.Votes {
+				f.Votes = append(f.Votes, v.Encode())
 			}
+		}
+		f.Certified = s.fetchCertified(ctx, head+1)
+		if len(f.Certified) == 0 {
+			f.Rounds = s.fetchList(ctx, KindRounds, head+1, maxRoundsResponse)
+		}
+		select {
+		case out <- f:
+		case <-ctx.Done():
+			return
 		}
 		since = s.now()
 	}
@@ -105,18 +114,40 @@ func (s *Service) fetchCertificate(ctx context.Context, epoch uint64) (checkpoin
 	return checkpoint.Certificate{}, last
 }
 
-// fetchVotes collects the votes every connected validator holds for epoch.
-func (s *Service) fetchVotes(ctx context.Context, epoch uint64) [][]byte {
-	payload := binary.BigEndian.AppendUint64(nil, epoch)
-	var out [][]byte
+// fetchCertified asks the connected validators, in turn, for the certified
+// checkpoints from epoch on (at most catchUpEpochs), and returns the first
+// non-empty answer (each is verified where it is stepped).
+func (s *Service) fetchCertified(ctx context.Context, from uint64) []checkpoint.Certified {
+	payload := binary.BigEndian.AppendUint64(nil, from)
 	for _, k := range s.Net.Validators() {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		raw, err := s.Net.Request(rctx, k, KindVotes, payload)
+		raw, err := s.Net.Request(rctx, k, KindCheckpoints, payload)
 		cancel()
 		if err != nil {
 			continue
 		}
-		list, err := stream.DecodeList(raw, maxVotesResponse, 1<<16)
+		_, page, err := decodeCheckpointsResponse(raw)
+		if err != nil || len(page) == 0 || page[0].Header.Epoch != from {
+			continue
+		}
+		return page[:min(len(page), catchUpEpochs)]
+	}
+	return nil
+}
+
+// fetchList collects the list of kind for epoch from every connected
+// validator (votes, round messages).
+func (s *Service) fetchList(ctx context.Context, kind byte, epoch uint64, maxItems uint32) [][]byte {
+	payload := binary.BigEndian.AppendUint64(nil, epoch)
+	var out [][]byte
+	for _, k := range s.Net.Validators() {
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		raw, err := s.Net.Request(rctx, k, kind, payload)
+		cancel()
+		if err != nil {
+			continue
+		}
+		list, err := stream.DecodeList(raw, maxItems, 1<<16)
 		if err != nil {
 			continue
 		}

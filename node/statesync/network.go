@@ -43,4 +43,9 @@ const (
 	// re-sent bytes have the same message ID, which gossipsub's seen cache
 	// drops.
 	KindVotes = p2p.FirstUserKind + 3
+	// KindRounds asks for the round messages a peer holds of the agreement
+	// on an epoch's cut: payload = 8-byte epoch, answer = a list of encoded
+	// round messages. A validator that decided may never have sent its
+	// own precommit; the others need the quorum it decided on.
+	KindRounds = p2p.FirstUserKind + 4
 )

@@ -23,6 +23,8 @@ const (
 	maxAccountsPerResponse    = 8192
 	// maxVotesResponse bounds a KindVotes answer (one vote per validator).
 	maxVotesResponse = checkpoint.MaxValidators
+	// maxRoundsResponse bounds a KindRounds answer.
+	maxRoundsResponse = 1 << 14
 )
 
 // Service is the sync protocol of one validator: it serves its store to the
@@ -96,6 +98,17 @@ func (s *Service) Serve() error {
 			}
 			return stream.EncodeList(list), nil
 		},
+		KindRounds: func(_ context.Context, _ int, payload []byte) ([]byte, error) {
+			ep, err := epochPayload("rounds", payload)
+			if err != nil {
+				return nil, err
+			}
+			msgs, err := s.Store.Rounds(ep)
+			if err != nil {
+				return nil, err
+			}
+			return stream.EncodeList(msgs), nil
+		},
 		KindCheckpoints: func(_ context.Context, _ int, payload []byte) ([]byte, error) {
 			ep, err := epochPayload("checkpoints", payload)
 			if err != nil {
@@ -110,7 +123,7 @@ func (s *Service) Serve() error {
 			return s.serveAccounts(ctx, binary.BigEndian.Uint64(payload), ledger.Address(payload[8:]))
 		},
 	}
-	for _, kind := range []byte{KindCertificate, KindCheckpoints, KindAccounts, KindVotes} {
+	for _, kind := range []byte{KindCertificate, KindCheckpoints, KindAccounts, KindVotes, KindRounds} {
 		if err := s.Net.Handle(kind, handlers[kind]); err != nil {
 			return err
 		}

@@ -225,6 +225,94 @@ func (s *Store) Votes(epoch uint64) (map[uint32][]byte, error) {
 	return out, nil
 }
 
+// MaxRoundsPerEpoch bounds how many round messages Rounds returns for one
+// epoch.
+const MaxRoundsPerEpoch = 1 << 16
+
+// PutRound stores a round message of the agreement on epoch's cut, one per
+// (validator, round, kind): the same bytes again succeed, different ones
+// fail with ErrExists (equivocation, the first one is kept).
+func (s *Store) PutRound(epoch uint64, validator, round uint32, kind byte, data []byte) error {
+	if err := s.putOnce(roundKey(epoch, validator, round, kind), data, nil); err != nil {
+		return fmt.Errorf("put round message epoch=%d validator=%d round=%d: %w", epoch, validator, round, err)
+	}
+	return nil
+}
+
+// Rounds returns the stored round messages of epoch, in key order.
+func (s *Store) Rounds(epoch uint64) ([][]byte, error) {
+	var out [][]byte
+	err := s.scan(epochKey(pRound, epoch), func(_, v []byte) error {
+		if len(out) == MaxRoundsPerEpoch {
+			return fmt.Errorf("%w: more than %d round messages", ErrTooLarge, MaxRoundsPerEpoch)
+		}
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("round messages epoch=%d: %w", epoch, err)
+	}
+	return out, nil
+}
+
+// DropRounds deletes the round messages of every epoch up to epoch (final
+// epochs need them no more).
+func (s *Store) DropRounds(epoch uint64) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pRound}, PrefetchValues: false})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if binary.BigEndian.Uint64(k[1:9]) > epoch {
+				break
+			}
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drop round messages to epoch %d: %w", epoch, err)
+	}
+	w := s.newChunkWriter()
+	for _, k := range keys {
+		if err := w.del(k); err != nil {
+			w.discard()
+			return fmt.Errorf("drop round messages to epoch %d: %w", epoch, err)
+		}
+	}
+	if err := w.commit(); err != nil {
+		return fmt.Errorf("drop round messages to epoch %d: %w", epoch, err)
+	}
+	return nil
+}
+
+// scan calls fn with every key and value under prefix, in key order.
+func (s *Store) scan(prefix []byte, fn func(k, v []byte) error) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(it.Item().Key(), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // PutCertificate stores the certificate of epoch, replacing any earlier one
 // (a later certificate may carry more votes). Certificates are independent
 // of the head.

@@ -62,6 +62,7 @@ const (
 	pEntry     = 'e'  // origin(4) seq(8) -> entry
 	pEntryHigh = 'E'  // origin(4) -> highest contiguous seq(8)
 	pVote      = 'v'  // epoch(8) validator(4) -> vote
+	pRound     = 'R'  // epoch(8) validator(4) round(4) kind(1) -> round message
 	pCkpt      = 'c'  // epoch(8) -> checkpoint hash(32) | header
 	pCkptHash  = 'h'  // hash(32) -> epoch(8)
 	pReceipts  = 'r'  // epoch(8) -> receipts
@@ -571,6 +572,11 @@ func entryKey(origin uint32, seq uint64) []byte {
 
 func entryHighKey(origin uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{pEntryHigh}, origin)
+}
+
+func roundKey(epoch uint64, validator, round uint32, kind byte) []byte {
+	k := binary.BigEndian.AppendUint32(epochKey(pRound, epoch), validator)
+	return append(binary.BigEndian.AppendUint32(k, round), kind)
 }
 
 func voteKey(epoch uint64, validator uint32) []byte {

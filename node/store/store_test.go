@@ -720,3 +720,36 @@ func TestBadgerOptions(t *testing.T) {
 		t.Fatalf("badger TableSizeMultiplier %d, BaseTableSize %d; want 3 and 3 MiB", bo.TableSizeMultiplier, bo.BaseTableSize)
 	}
 }
+
+// TestRounds: one round message per (validator, round, kind) is kept (the
+// same bytes again succeed, others fail with ErrExists), Rounds lists an
+// epoch's in key order, DropRounds forgets every epoch up to one.
+func TestRounds(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	for ep := uint64(1); ep <= 3; ep++ {
+		for v := uint32(0); v < 2; v++ {
+			if err := s.PutRound(ep, v, 0, 2, []byte{byte(ep), byte(v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.PutRound(2, 1, 0, 2, []byte{2, 1}); err != nil {
+		t.Fatalf("same bytes again: %v", err)
+	}
+	if err := s.PutRound(2, 1, 0, 2, []byte{9}); !errors.Is(err, ErrExists) {
+		t.Fatalf("another message for one slot: %v", err)
+	}
+	got, err := s.Rounds(2)
+	if err != nil || len(got) != 2 || got[0][1] != 0 || got[1][1] != 1 {
+		t.Fatalf("Rounds(2) = %v, %v", got, err)
+	}
+	if err := s.DropRounds(2); err != nil {
+		t.Fatal(err)
+	}
+	for ep, want := range map[uint64]int{1: 0, 2: 0, 3: 2} {
+		if got, err := s.Rounds(ep); err != nil || len(got) != want {
+			t.Fatalf("after DropRounds(2), epoch %d holds %d, %v; want %d", ep, len(got), err, want)
+		}
+	}
+}
