@@ -65,9 +65,10 @@ type Header struct {
 // Value is the agreed cut the header was executed from.
 func (h *Header) Value() *CutValue { return &CutValue{Cut: h.Cut, Chain: h.Chain, Marker: h.Marker} }
 
-// Absent lists the validators that took no part in the epoch.
+// Absent lists the validators that took no part in the epoch (empty, not
+// nil, when every one did).
 func (h *Header) Absent() []uint32 {
-	var out []uint32
+	out := []uint32{}
 	for k := range h.Marker {
 		if h.Marker[k] != h.Epoch {
 			out = append(out, uint32(k))

@@ -104,7 +104,7 @@ func (b backend) checkpointView(epoch uint64, raw []byte) (api.Checkpoint, error
 	}
 	hash := h.Hash()
 	c := api.Checkpoint{Hash: hash, Epoch: h.Epoch, PrevHash: h.PrevHash, StateRoot: h.StateRoot, TxRoot: h.TxRoot,
-		ReceiptsRoot: h.ReceiptsRoot, Cut: h.Cut, TxCount: h.TxCount, TimeMs: uint64(h.TimeMs),
+		ReceiptsRoot: h.ReceiptsRoot, Cut: h.Cut, Absent: h.Absent(), TxCount: h.TxCount, TimeMs: uint64(h.TimeMs),
 		ValidatorSetHash: h.ValidatorSetHash, Header: hexutil.Bytes(raw), Votes: []api.Vote{}}
 	// The certificate holds the quorum that made the checkpoint final;
 	// votes that arrived later are stored too and listed with it.

@@ -22,9 +22,12 @@ type Checkpoint struct {
 	StateRoot    common.Hash `json:"state_root"`
 	TxRoot       common.Hash `json:"tx_root"`
 	ReceiptsRoot common.Hash `json:"receipts_root"`
-	// Cut[i] is the last sequence number of validator i's outbox included in
-	// this epoch (the recording point on validator i's channel).
+	// Cut[i] is where validator i's stream is cut: the seq of its MARKER of
+	// this epoch, or, for an absent validator, its previous cut.
 	Cut []uint64 `json:"cut"`
+	// Absent lists the validators that took no part in the epoch (their
+	// marker was missing when the cut was agreed): their cut did not move.
+	Absent []uint32 `json:"absent"`
 	// TxCount is the number of transactions executed in the epoch.
 	TxCount uint64 `json:"tx_count"`
 	// TimeMs is the header timestamp in Unix milliseconds.
