@@ -181,7 +181,9 @@ func runBinary(bin string, args ...string) (string, error) {
 }
 
 // genesisPath is the network's genesis file.
-func (p *procNet) genesisPath() string { return filepath.Join(filepath.Dir(p.nodes[0].Home), genesisFile) }
+func (p *procNet) genesisPath() string {
+	return filepath.Join(filepath.Dir(p.nodes[0].Home), genesisFile)
+}
 
 func toUint32(s []int) []uint32 {
 	out := make([]uint32, len(s))
