@@ -34,9 +34,13 @@ const (
 	// MutationStallVotes keeps dropping every vote after the heal, so no
 	// epoch can become final in the liveness phase.
 	MutationStallVotes
+	// MutationBreakLock breaks the agreement's locking rule: a validator
+	// prevotes its candidate whatever it locked. With a Byzantine validator
+	// the honest ones then decide different cuts.
+	MutationBreakLock
 )
 
-var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes"}
+var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes", "break-lock"}
 
 // String returns the mutation's name.
 func (m Mutation) String() string {
@@ -92,6 +96,16 @@ type SimOptions struct {
 	CrashInReadyProbability float64
 	// DownTicksMax bounds how long a crashed validator stays down (at least 1).
 	DownTicksMax int64
+	// DeadValidators crash at a random tick of the fault phase and never
+	// come back, not even after the heal; ByzantineValidators misbehave
+	// from the start (byzantine.go). Together at most f = (n-1)/3.
+	DeadValidators, ByzantineValidators int
+	// MinorityPartitionProbability starts, at a tick when no partition is
+	// active, a partition that cuts 1 to f validators off from the others
+	// for 1 to MinorityPartitionTicksMax ticks (many epochs): the others
+	// must go on finalizing meanwhile.
+	MinorityPartitionProbability float64
+	MinorityPartitionTicksMax    int64
 	// TxProbability is the chance per tick that a client submits a batch.
 	TxProbability float64
 	// InvalidTxProbability is the chance that a submitted transaction is
@@ -117,6 +131,11 @@ type SimOptions struct {
 	// LivenessTicksMax is the bound for that; 0 means DefaultLivenessTicks
 	// plus CatchUpTicks of the largest backlog at the heal.
 	LivenessTicksMax int64
+	// QuorumLivenessTicks bounds, in the fault phase, how long honest
+	// validators of more than two thirds of the power that are up and
+	// connected may go without a new final epoch; 0 means
+	// DefaultQuorumLivenessTicks.
+	QuorumLivenessTicks int64
 	// Mutation breaks the system on purpose (tests of the checkers).
 	Mutation Mutation
 	// Trace, if set, receives a line per notable event (verbose replay).
@@ -145,6 +164,25 @@ func (o SimOptions) DefaultLivenessTicks() int64 {
 		10*(o.GapTimeoutTicks+2*o.DelayTicksMax) + 2*o.VoteResendIntervalTicks + 2*o.StatusIntervalTicks
 }
 
+// Faulty is f, the most validators that may be dead or Byzantine.
+func (o SimOptions) Faulty() int { return (o.Validators - 1) / 3 }
+
+// DefaultQuorumLivenessTicks is the bound of the fault phase's liveness
+// check: the slow-path timeout, three rounds of the agreement (each two
+// round timeouts and two worst-case delays), four epochs, ten repair
+// rounds, two vote and status re-sends.
+func (o SimOptions) DefaultQuorumLivenessTicks() int64 {
+	ticks := func(ms int64) int64 { return (ms + o.TickMs - 1) / o.TickMs }
+	epochTicks := ticks(int64(o.EpochLengthMs))
+	return ticks(simSlowPathMs(o)) + 3*(2*ticks(simRoundTimeoutMs(o)+2*simRoundStepMs(o))+2*o.DelayTicksMax) +
+		4*epochTicks + 10*(o.GapTimeoutTicks+2*o.DelayTicksMax) + 2*o.VoteResendIntervalTicks + 2*o.StatusIntervalTicks
+}
+
+// The agreement's timeouts in the simulation, in ms: scaled to the epoch.
+func simSlowPathMs(o SimOptions) int64     { return int64(o.EpochLengthMs) }
+func simRoundTimeoutMs(o SimOptions) int64 { return max(int64(o.EpochLengthMs)/4, 4*o.TickMs*o.DelayTicksMax) }
+func simRoundStepMs(o SimOptions) int64    { return int64(o.EpochLengthMs) / 10 }
+
 // CatchUpTicks is the time repair needs to fetch backlog entries of one
 // origin at RepairMaxEntries per answer: one repair round (gap timeout and
 // two worst-case delays) per answer. Origins are repaired in parallel.
@@ -168,6 +206,7 @@ func (o SimOptions) Validate() error {
 		{"VoteDropProbability", o.VoteDropProbability}, {"DuplicateProbability", o.DuplicateProbability},
 		{"PartitionProbability", o.PartitionProbability}, {"CrashProbability", o.CrashProbability},
 		{"CrashInReadyProbability", o.CrashInReadyProbability}, {"TxProbability", o.TxProbability},
+		{"MinorityPartitionProbability", o.MinorityPartitionProbability},
 		{"InvalidTxProbability", o.InvalidTxProbability}} {
 		if err := prob(c.name, c.p); err != nil {
 			return err
@@ -190,8 +229,13 @@ func (o SimOptions) Validate() error {
 		return fmt.Errorf("%w: negative ClockSkewMs", ErrSimOptions)
 	case o.DelayTicksMin < 1 || o.DelayTicksMax < o.DelayTicksMin:
 		return fmt.Errorf("%w: delay [%d, %d] ticks", ErrSimOptions, o.DelayTicksMin, o.DelayTicksMax)
-	case o.PartitionTicksMax < 1 || o.DownTicksMax < 1:
-		return fmt.Errorf("%w: PartitionTicksMax and DownTicksMax must be >= 1", ErrSimOptions)
+	case o.PartitionTicksMax < 1 || o.DownTicksMax < 1 || o.MinorityPartitionTicksMax < 1:
+		return fmt.Errorf("%w: PartitionTicksMax, MinorityPartitionTicksMax and DownTicksMax must be >= 1", ErrSimOptions)
+	case o.DeadValidators < 0 || o.ByzantineValidators < 0 || o.DeadValidators+o.ByzantineValidators > o.Faulty():
+		return fmt.Errorf("%w: %d dead and %d Byzantine of %d validators (f = %d)", ErrSimOptions, o.DeadValidators,
+			o.ByzantineValidators, o.Validators, o.Faulty())
+	case o.QuorumLivenessTicks < 0:
+		return fmt.Errorf("%w: negative QuorumLivenessTicks", ErrSimOptions)
 	case o.GapTimeoutTicks < 1 || o.RepairMaxEntries < 1 || o.StatusIntervalTicks < 1 || o.VoteResendIntervalTicks < 1:
 		return fmt.Errorf("%w: gap timeout, repair size, status and resend intervals must be >= 1", ErrSimOptions)
 	case o.FaultTicks < 0 || o.LivenessTicksMax < 0:
@@ -211,7 +255,7 @@ func DefaultSimOptions(seed uint64) SimOptions {
 		Seed: seed, Validators: 4, Clients: 4, TickMs: 10, EpochLengthMs: 200, MaxEpochTxs: 1000,
 		MaxEpochsInFlight: 4, ClockSkewMs: 100, ClockSkewFraction: 1,
 		DelayTicksMin: 1, DelayTicksMax: 3,
-		PartitionTicksMax: 1, DownTicksMax: 1,
+		PartitionTicksMax: 1, DownTicksMax: 1, MinorityPartitionTicksMax: 1,
 		TxProbability: 0.3, GapTimeoutTicks: 5, RepairMaxEntries: 64,
 		StatusIntervalTicks: 10, VoteResendIntervalTicks: 20,
 		FaultTicks: 600, LivenessEpochs: 3,
@@ -250,5 +294,16 @@ func SwarmOptions(seed uint64) SimOptions {
 	o.StatusIntervalTicks = pickInt(5, 20)
 	o.VoteResendIntervalTicks = pickInt(10, 40)
 	o.FaultTicks = pickInt(300, 600, 1200)
+	o.MinorityPartitionProbability = pick(0, 0, 0.002, 0.005)
+	o.MinorityPartitionTicksMax = pickInt(100, 400, 1000)
+	switch f := o.Faulty(); r.IntN(4) {
+	case 1:
+		o.DeadValidators = 1 + r.IntN(f)
+	case 2:
+		o.ByzantineValidators = 1
+	case 3:
+		o.ByzantineValidators = 1
+		o.DeadValidators = r.IntN(f)
+	}
 	return o
 }
