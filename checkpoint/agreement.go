@@ -147,29 +147,85 @@ func (a *agreement) start(nowMs, since int64, env agreeEnv) {
 	a.check(env)
 }
 
-// add records a received (or restored) message. The first message of a
-// validator of each kind in each round counts; a later different one is
-// equivocation and is ignored here. It reports whether m was new.
+// add records a received (or restored) message; it reports whether m
+// counts now. The first message of a validator of each kind in each round
+// counts. A later different one is equivocation: it replaces the first only
+// when it completes a quorum for its value. Honest validators may have
+// decided on that quorum (the equivocator sent them the other message);
+// ignoring it would leave this validator unable to ever see the decision.
+// At most one value reaches a quorum of a kind in a round while at most a
+// third of the power equivocates, so one message per validator suffices.
 func (a *agreement) add(m *RoundMsg) bool {
+	if !a.admit(m) {
+		return false
+	}
 	rs := a.roundState(m.Round)
+	var msgs map[uint32]*RoundMsg
 	switch m.Kind {
 	case Proposal:
 		if rs.proposal != nil || leaderless(m.Round) || m.Validator != a.cfg.proposer(a.epoch, m.Round) {
 			return false
 		}
 		rs.proposal = m
+		return true
 	case Prevote:
-		if rs.prevotes[m.Validator] != nil {
-			return false
-		}
-		rs.prevotes[m.Validator] = m
+		msgs = rs.prevotes
 	case Precommit:
-		if rs.precommits[m.Validator] != nil {
-			return false
-		}
-		rs.precommits[m.Validator] = m
+		msgs = rs.precommits
+	default:
+		return false
+	}
+	old := msgs[m.Validator]
+	msgs[m.Validator] = m
+	if old != nil && (m.Value == nil || old.Value.Equal(m.Value) || !a.quorumFor(msgs, m.Value)) {
+		msgs[m.Validator] = old
+		return false
 	}
 	return true
+}
+
+// futureRounds bounds, per validator, the rounds beyond the next one in
+// which its messages are kept. An honest validator ahead of this one moves
+// up round by round, and its latest rounds are what pulls this one up
+// (L55); a Byzantine one cannot fill memory with rounds.
+const futureRounds = 2
+
+// admit applies the futureRounds bound to a peer's message: a message for
+// a round beyond the next is kept if its sender has messages in fewer than
+// futureRounds other such rounds, or if its round is above them all (the
+// sender's messages of the lowest one go).
+func (a *agreement) admit(m *RoundMsg) bool {
+	if m.Validator == a.cfg.self || uint64(m.Round) <= uint64(a.round)+1 {
+		return true
+	}
+	var ahead []uint32
+	for r, rs := range a.rounds {
+		if uint64(r) > uint64(a.round)+1 && r != m.Round && rs.from(m.Validator) {
+			ahead = append(ahead, r)
+		}
+	}
+	if len(ahead) < futureRounds {
+		return true
+	}
+	low := slices.Min(ahead)
+	if m.Round < low {
+		return false
+	}
+	rs := a.rounds[low]
+	if rs.proposal != nil && rs.proposal.Validator == m.Validator {
+		rs.proposal = nil
+	}
+	delete(rs.prevotes, m.Validator)
+	delete(rs.precommits, m.Validator)
+	if rs.proposal == nil && len(rs.prevotes) == 0 && len(rs.precommits) == 0 {
+		delete(a.rounds, low)
+	}
+	return true
+}
+
+// from reports whether the round holds a message of validator k.
+func (rs *agreeRound) from(k uint32) bool {
+	return rs.proposal != nil && rs.proposal.Validator == k || rs.prevotes[k] != nil || rs.precommits[k] != nil
 }
 
 // receive hands the agreement a peer's verified message.

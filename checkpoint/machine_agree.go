@@ -110,9 +110,36 @@ func (m *Machine) DescribeAgreement() string {
 	if c := m.env(ep).candidate(1); c != nil {
 		fmt.Fprintf(&b, " candidate=%v", c.Cut)
 	}
+	if a.locked != nil {
+		fmt.Fprintf(&b, " locked-value=%s", describeValue(a.locked))
+	}
+	if a.validValue != nil {
+		fmt.Fprintf(&b, " valid-value=%s", describeValue(a.validValue))
+	}
 	for _, r := range slices.Sorted(maps.Keys(a.rounds)) {
 		rs := a.rounds[r]
-		fmt.Fprintf(&b, "; r%d: prevotes %v precommits %v", r, slices.Sorted(maps.Keys(rs.prevotes)), slices.Sorted(maps.Keys(rs.precommits)))
+		fmt.Fprintf(&b, "; r%d:", r)
+		if rs.proposal != nil {
+			fmt.Fprintf(&b, " proposal %d:%s/%d", rs.proposal.Validator, describeValue(rs.proposal.Value), rs.proposal.ValidRound)
+		}
+		fmt.Fprintf(&b, " prevotes %s precommits %s", describeMsgs(rs.prevotes), describeMsgs(rs.precommits))
 	}
 	return b.String()
+}
+
+// describeMsgs lists messages as validator:value, value a short ID.
+func describeMsgs(msgs map[uint32]*RoundMsg) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(msgs)) {
+		parts = append(parts, fmt.Sprintf("%d:%s", k, describeValue(msgs[k].Value)))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func describeValue(v *CutValue) string {
+	if v == nil {
+		return "nil"
+	}
+	id := v.ID()
+	return fmt.Sprintf("%x", id[:2])
 }

@@ -195,6 +195,17 @@ func Open(cfg ShellConfig, nowMs int64) (*Shell, error) {
 		return nil, err
 	}
 	s := &Shell{m: m, j: j, out: cfg.Sender, check: check, obs: cfg.Observer, pull: make([]uint64, len(g.Validators))}
+	// The agreements' own messages first: the replay and the first tick
+	// may start an agreement, which must continue the restored round, not
+	// send a second, different message.
+	for ep := head.Epoch + 1; ep <= head.Epoch+uint64(cfg.Machine.MaxEpochsInFlight)+1; ep++ {
+		msgs, err := j.Rounds(ep)
+		if err != nil {
+			// Never "no round message": that could prevote twice.
+			return nil, fmt.Errorf("read round messages of epoch %d: %w", ep, err)
+		}
+		m.restoreRounds(ep, msgs)
+	}
 	cut := head.Cut
 	if head.Epoch == 0 {
 		cut = make([]uint64, len(g.Validators))
@@ -222,14 +233,6 @@ func Open(cfg ShellConfig, nowMs int64) (*Shell, error) {
 	}
 	for _, v := range stored {
 		_ = m.stepVote(v) // checked when stored; a bad one is only ignored
-	}
-	for ep := head.Epoch + 1; ep <= head.Epoch+uint64(cfg.Machine.MaxEpochsInFlight)+1; ep++ {
-		msgs, err := j.Rounds(ep)
-		if err != nil {
-			// Never "no round message": that could prevote twice.
-			return nil, fmt.Errorf("read round messages of epoch %d: %w", ep, err)
-		}
-		m.restoreRounds(ep, msgs)
 	}
 	return s, nil
 }

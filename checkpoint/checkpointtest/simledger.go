@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -157,6 +158,13 @@ type LedgerSim struct {
 	side          []bool
 	partitionEnds int64
 
+	// quorum watches the fault phase's liveness: the honest validators up
+	// and connected with more than two thirds of the power (nil: none), and
+	// since when neither they changed nor their highest final epoch moved.
+	quorum      []int
+	quorumFinal uint64
+	quorumSince int64
+
 	checkCache map[string]ledger.CheckedTx
 	trace      []string
 	result     SimResult
@@ -212,6 +220,16 @@ func NewLedgerSim(opts SimOptions) (*LedgerSim, error) {
 		}
 		n := &simValidator{sim: s, index: i, skewMs: skew, store: newSimStore(opts.Validators)}
 		s.nodes = append(s.nodes, n)
+	}
+	// The faulty ones: Byzantine from the start, dead at a random tick of
+	// the fault phase's first half, distinct validators.
+	faulty := s.rng.Perm(opts.Validators)[:opts.DeadValidators+opts.ByzantineValidators]
+	for i, k := range faulty {
+		if i < opts.ByzantineValidators {
+			s.nodes[k].byzantine = true
+		} else {
+			s.nodes[k].diesAt = 1 + s.rng.Int64N(max(opts.FaultTicks/2, 1))
+		}
 	}
 	for _, n := range s.nodes {
 		if err := n.start(); err != nil {
@@ -270,7 +288,9 @@ func (s *LedgerSim) Run() (SimResult, error) {
 	s.heal()
 	var target uint64
 	for _, n := range s.nodes {
-		target = max(target, n.store.lastFinal())
+		if !n.byzantine {
+			target = max(target, n.store.lastFinal())
+		}
 	}
 	target += s.opts.LivenessEpochs
 	bound, backlog := s.opts.LivenessTicksMax, s.backlog()
@@ -285,7 +305,7 @@ func (s *LedgerSim) Run() (SimResult, error) {
 		}
 		done := true
 		for _, n := range s.nodes {
-			done = done && n.store.lastFinal() >= target
+			done = done && (n.dead || n.byzantine || n.store.lastFinal() >= target)
 		}
 		if done {
 			break
@@ -323,6 +343,9 @@ func (s *LedgerSim) Run() (SimResult, error) {
 func (s *LedgerSim) backlog() int {
 	most := 0
 	for _, v := range s.nodes {
+		if v.dead {
+			continue
+		}
 		for k, o := range s.nodes {
 			if k != v.index {
 				most = max(most, len(o.store.outbox)-len(v.store.delivered[k]))
@@ -338,7 +361,7 @@ func (s *LedgerSim) heal() {
 	s.healed = true
 	s.partitioned = false
 	for _, n := range s.nodes {
-		if !n.up {
+		if !n.up && !n.dead {
 			n.downUntil = s.tick
 		}
 	}
@@ -367,6 +390,11 @@ func (s *LedgerSim) step() error {
 	if err := s.submit(); err != nil {
 		return err
 	}
+	if !s.healed {
+		if err := s.watchQuorum(); err != nil {
+			return err
+		}
+	}
 	return s.checker.everyTick()
 }
 
@@ -392,11 +420,70 @@ func (s *LedgerSim) faults() {
 		s.result.Partitions++
 		s.tracef("partition %v until t=%d", s.side, s.partitionEnds)
 	}
+	if !s.partitioned && s.chance(s.opts.MinorityPartitionProbability) {
+		// A minority of 1 to f validators is cut off, for many epochs.
+		s.partitioned = true
+		s.partitionEnds = s.tick + 1 + s.rng.Int64N(s.opts.MinorityPartitionTicksMax)
+		s.side = make([]bool, len(s.nodes))
+		for _, k := range s.rng.Perm(len(s.nodes))[:1+s.rng.IntN(max(s.opts.Faulty(), 1))] {
+			s.side[k] = true
+		}
+		s.result.Partitions++
+		s.tracef("minority partition %v until t=%d", s.side, s.partitionEnds)
+	}
 	for _, n := range s.nodes {
+		if n.diesAt != 0 && s.tick >= n.diesAt && !n.dead {
+			n.dead = true
+			if n.up {
+				n.crash("for good")
+			}
+			n.downUntil = math.MaxInt64
+			continue
+		}
 		if n.up && s.chance(s.opts.CrashProbability) {
 			n.crash("between steps")
 		}
 	}
+}
+
+// watchQuorum checks the fault phase's liveness: while honest validators of
+// more than two thirds of the power are up and connected, their highest
+// final epoch must move within QuorumLivenessTicks. A change in who they
+// are restarts the clock: a validator that joins may have to catch up.
+func (s *LedgerSim) watchQuorum() error {
+	var group []int
+	for side := range 2 {
+		var g []int
+		for i, n := range s.nodes {
+			if n.up && !n.byzantine && !n.dead && (!s.partitioned || s.side[i] == (side == 1)) {
+				g = append(g, i)
+			}
+		}
+		if 3*len(g) > 2*len(s.nodes) {
+			group = g
+		}
+	}
+	var final uint64
+	for _, i := range group {
+		final = max(final, s.nodes[i].store.lastFinal())
+	}
+	if !slices.Equal(group, s.quorum) || final != s.quorumFinal {
+		s.quorum, s.quorumFinal, s.quorumSince = group, final, s.tick
+		return nil
+	}
+	bound := s.opts.QuorumLivenessTicks
+	if bound == 0 {
+		bound = s.opts.DefaultQuorumLivenessTicks()
+	}
+	if group != nil && s.tick-s.quorumSince > bound {
+		var lag []string
+		for _, n := range s.nodes {
+			lag = append(lag, n.describe())
+		}
+		return s.fail("liveness", fmt.Errorf("validators %v (up, honest, connected, more than two thirds) finalized nothing past epoch %d in %d ticks: %s",
+			group, final, bound, strings.Join(lag, "; ")))
+	}
+	return nil
 }
 
 // linked reports whether a message can pass from a to b now.

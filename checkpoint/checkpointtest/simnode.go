@@ -92,6 +92,13 @@ type simValidator struct {
 	diverged error
 	// corrupted is set once MutationCorruptState struck.
 	corrupted bool
+	// byzantine misbehaves (byzantine.go); diesAt, when set, is the tick
+	// at which the validator crashes for good, and dead is set then.
+	byzantine bool
+	diesAt    int64
+	dead      bool
+	// replays are messages the Byzantine validator sent, to send again.
+	replays []simNetMessage
 }
 
 // errSimCrash is what a crash-injecting effect returns: the Shell stops
@@ -153,6 +160,8 @@ func (n *simValidator) start() error {
 	cfg.MaxEpochsInFlight = s.opts.MaxEpochsInFlight
 	cfg.ClockSkewMs = s.opts.ClockSkewMs
 	cfg.MaxHeldEntries = simMachineMaxHeld
+	cfg.SlowPathTimeoutMs = simSlowPathMs(s.opts)
+	cfg.RoundTimeoutMs, cfg.RoundTimeoutStepMs = simRoundTimeoutMs(s.opts), simRoundStepMs(s.opts)
 	n.crashAfter, n.crashNow, n.diverged = -1, false, nil
 	sh, err := checkpoint.Open(checkpoint.ShellConfig{Machine: cfg, Journal: simJournal{n}, Sender: simSender{n},
 		Signer: checkpoint.KeySigner{Key: s.keys[n.index]}, Check: s.batchTxs, Observer: simObserver{n}}, s.nowMs(n.index))
@@ -217,6 +226,11 @@ func (n *simValidator) onTick() error {
 			return err
 		}
 	}
+	if n.byzantine && s.rng.IntN(4) == 0 {
+		if err := n.byzReplay(); err != nil {
+			return err
+		}
+	}
 	phase := s.tick + int64(n.index)
 	if phase%s.opts.StatusIntervalTicks == 0 {
 		if err := s.broadcast(n.index, simNetMessage{kind: simStatus, delivered: n.m().Delivered(), lastFinal: n.store.lastFinal()}); err != nil {
@@ -235,19 +249,14 @@ func (n *simValidator) onTick() error {
 				return err
 			}
 		}
-		// Own round messages of epochs not executed here, and every one of
-		// the epochs executed and not final: a validator that decided may
-		// never have sent its own precommit, and the others need the
-		// quorum it decided on (the node serves them on request).
+		// Every stored round message of the epochs not final, the peers'
+		// ones too (the node serves them on request): a validator that
+		// decided may never have sent its own precommit, and a message of
+		// a validator that died since may have reached only some.
 		var rounds []checkpoint.RoundMsg
 		for _, e := range slices.Sorted(maps.Keys(n.store.rounds)) {
-			if e <= n.store.lastFinal() {
-				continue
-			}
-			for _, r := range n.store.rounds[e] {
-				if int(r.Validator) == n.index || e <= n.store.headEpoch() {
-					rounds = append(rounds, r)
-				}
+			if e > n.store.lastFinal() {
+				rounds = append(rounds, n.store.rounds[e]...)
 			}
 		}
 		if len(rounds) > 0 {
@@ -640,6 +649,9 @@ func (o simSender) SendEntry(e stream.Entry) error {
 	if err := o.n.effect(); err != nil {
 		return err
 	}
+	if o.n.byzantine {
+		return o.n.byzEntry(e)
+	}
 	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simEntry, entry: e})
 }
 
@@ -647,12 +659,18 @@ func (o simSender) SendRound(r checkpoint.RoundMsg) error {
 	if err := o.n.effect(); err != nil {
 		return err
 	}
+	if o.n.byzantine {
+		return o.n.byzRound(r)
+	}
 	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{r}})
 }
 
 func (o simSender) SendVote(v checkpoint.Vote) error {
 	if err := o.n.effect(); err != nil {
 		return err
+	}
+	if o.n.byzantine {
+		return o.n.byzVote(v)
 	}
 	return o.n.sim.broadcast(o.n.index, simNetMessage{kind: simVote, votes: []checkpoint.Vote{v}})
 }

@@ -34,13 +34,9 @@ const (
 	// MutationStallVotes keeps dropping every vote after the heal, so no
 	// epoch can become final in the liveness phase.
 	MutationStallVotes
-	// MutationBreakLock breaks the agreement's locking rule: a validator
-	// prevotes its candidate whatever it locked. With a Byzantine validator
-	// the honest ones then decide different cuts.
-	MutationBreakLock
 )
 
-var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes", "break-lock"}
+var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes"}
 
 // String returns the mutation's name.
 func (m Mutation) String() string {
