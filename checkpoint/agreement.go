@@ -100,7 +100,10 @@ type agreement struct {
 	validValue  *CutValue
 	validRound  int32
 	decision    *CutValue
-	rounds      map[uint32]*agreeRound
+	// decidedIn is the round of the decision's quorum of precommits; -1
+	// when the decision came from a certified checkpoint.
+	decidedIn int32
+	rounds    map[uint32]*agreeRound
 	// Timers of the current round (Unix ms; 0 when not armed).
 	proposeAt, prevoteAt, precommitAt int64
 	// out are this validator's new messages, unsigned, for the Machine.
@@ -228,11 +231,14 @@ func (rs *agreeRound) from(k uint32) bool {
 	return rs.proposal != nil && rs.proposal.Validator == k || rs.prevotes[k] != nil || rs.precommits[k] != nil
 }
 
-// receive hands the agreement a peer's verified message.
-func (a *agreement) receive(m *RoundMsg, env agreeEnv) {
-	if a.add(m) {
-		a.check(env)
+// receive hands the agreement a peer's verified message; it reports
+// whether the message counts (and is worth keeping).
+func (a *agreement) receive(m *RoundMsg, env agreeEnv) bool {
+	if !a.add(m) {
+		return false
 	}
+	a.check(env)
+	return true
 }
 
 func (a *agreement) advanceClock(nowMs int64) {
@@ -334,7 +340,7 @@ func (a *agreement) checkOnce(env agreeEnv) bool {
 	if a.decision == nil {
 		for _, r := range slices.Sorted(maps.Keys(a.rounds)) { // L49
 			if v := a.quorumValue(a.rounds[r].precommits); v != nil {
-				a.decision = v.Clone()
+				a.decision, a.decidedIn = v.Clone(), int32(r)
 				return true
 			}
 		}

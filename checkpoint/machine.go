@@ -115,6 +115,10 @@ type EpochResult struct {
 	Nodes map[ledger.Hash][]byte
 	// Snapshot is this node's part of the epoch's global snapshot.
 	Snapshot LocalRecord
+	// Round is the agreement round whose precommits decided the cut (0:
+	// the fast path; 1: missing markers cut as absent after the slow-path
+	// timeout), -1 when the cut came from a fetched certified checkpoint.
+	Round int32
 }
 
 // LocalRecord is this node's recorded state of one snapshot: the highest seq
@@ -791,24 +795,33 @@ func (m *Machine) recordLocal(ep uint64, initiated bool) {
 }
 
 // stepRound hands the machine a peer's round message (or one replayed
-// from the store). It verifies the signature.
-func (m *Machine) stepRound(msg RoundMsg) error {
+// from the store). It verifies the signature and reports whether the
+// message is worth keeping: new, counted, and for a round no further than
+// the next. A copy, a second message of a validator that completes
+// nothing, and one beyond its sender's future rounds do not count; a
+// counted one for a later round is kept in memory only, so that a peer
+// sending ever higher rounds cannot fill the journal (its sender re-sends
+// it).
+func (m *Machine) stepRound(msg RoundMsg) (bool, error) {
 	ep := msg.Epoch
 	if ep <= m.head.Epoch || ep > m.head.Epoch+uint64(m.cfg.MaxEpochsInFlight)+1 {
-		return fmt.Errorf("%w: round message for epoch %d (head %d)", ErrVoteOutOfWindow, ep, m.head.Epoch)
+		return false, fmt.Errorf("%w: round message for epoch %d (head %d)", ErrVoteOutOfWindow, ep, m.head.Epoch)
 	}
 	if msg.Validator == m.cfg.Self {
-		return fmt.Errorf("%w: own round message", ErrBadRound)
+		return false, fmt.Errorf("%w: own round message", ErrBadRound)
 	}
 	a := m.agreement(ep)
 	if a.has(&msg) {
-		return nil
+		return false, nil
 	}
 	if err := msg.Verify(m.g); err != nil {
-		return err
+		return false, err
 	}
-	a.receive(&msg, m.env(ep))
-	return m.progress()
+	near := uint64(msg.Round) <= uint64(a.round)+1
+	if !a.receive(&msg, m.env(ep)) {
+		return false, nil
+	}
+	return near, m.progress()
 }
 
 // agreement returns epoch's agreement, creating it.
@@ -986,10 +999,11 @@ func (m *Machine) commit() error {
 	delete(m.epochs, ep)
 	// The messages of the step that decided (a precommit with the
 	// decision) still leave: the others need them to decide too.
-	m.collect(m.agreements[ep])
+	a := m.agreements[ep]
+	m.collect(a)
 	delete(m.agreements, ep)
 	r := s.result
-	r.Snapshot = rec
+	r.Snapshot, r.Round = rec, a.decidedIn
 	m.setHead(r.Header)
 	if err := m.catchUpOwn(); err != nil {
 		return err
@@ -1066,7 +1080,7 @@ func (m *Machine) stepCertified(c Certified) error {
 	if ep > m.head.Epoch {
 		a := m.agreement(ep)
 		if a.decision == nil {
-			a.decision = c.Header.Value().Clone()
+			a.decision, a.decidedIn = c.Header.Value().Clone(), -1
 		}
 	}
 	for _, v := range c.Certificate.Votes {

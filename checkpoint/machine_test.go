@@ -138,7 +138,7 @@ func (tn *testNet) flush() {
 				progress = true
 				r := tn.rounds[j][0]
 				tn.rounds[j] = tn.rounds[j][1:]
-				if err := m.stepRound(r); err != nil && !errors.Is(err, ErrVoteOutOfWindow) {
+				if _, err := m.stepRound(r); err != nil && !errors.Is(err, ErrVoteOutOfWindow) {
 					tn.t.Fatalf("node %d round message: %v", j, err)
 				}
 			}

@@ -315,15 +315,18 @@ func (s *Shell) StepVote(v Vote) error {
 func (s *Shell) ReadBack() uint64 { return s.readBack }
 
 // StepRound hands the Machine a peer's round message of the agreement on a
-// cut and keeps it in the journal once it counts. One outside the window
+// cut and keeps it in the journal if the Machine says it is worth keeping
+// (see Machine.stepRound). One outside the window
 // is dropped; a bad one is rejected (ErrRejected).
 func (s *Shell) StepRound(msg RoundMsg) error {
-	err := s.m.stepRound(msg)
+	counts, err := s.m.stepRound(msg)
 	switch {
 	case errors.Is(err, ErrVoteOutOfWindow):
 		return nil
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrRejected, err)
+	case !counts:
+		return nil
 	}
 	if err := s.j.PutRound(msg); err != nil {
 		return fmt.Errorf("store round message of %d for epoch %d: %w", msg.Validator, msg.Epoch, err)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,14 @@ type metrics struct {
 	badVotes         prometheus.Counter
 	equivocations    prometheus.Counter
 	divergences      prometheus.Counter
+	// The agreement on cuts: how many validators the last final epoch cut
+	// as absent, and which; the round that decided each executed epoch;
+	// boundary→final of the epochs that newly cut a validator as absent.
+	absent          prometheus.Gauge
+	validatorAbsent *prometheus.GaugeVec
+	agreementRound  prometheus.Histogram
+	exclusion       prometheus.Histogram
+	names           []string
 }
 
 func newMetrics(g *ledger.Genesis, self uint32) *metrics {
@@ -81,6 +90,22 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		badVotes:         prometheus.NewCounter(prometheus.CounterOpts(f("bad_votes_total", "Malformed or badly signed votes."))),
 		equivocations:    prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
 		divergences:      prometheus.NewCounter(prometheus.CounterOpts(f("divergences_total", "Certified checkpoints that differ from ours."))),
+		absent: prometheus.NewGauge(prometheus.GaugeOpts(f("absent_validators",
+			"Validators the last final epoch cut as absent (no marker in its cut)."))),
+		validatorAbsent: prometheus.NewGaugeVec(prometheus.GaugeOpts(f("validator_absent",
+			"1 when the last final epoch cut the named validator as absent, else 0.")), []string{"name"}),
+		agreementRound: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "agreement_round",
+			Help: "Round of the agreement that decided each epoch executed here: 0 is the fast path (every marker), " +
+				"1 the slow path (missing markers cut as absent after the timeout), later rounds rotate a proposer.",
+			ConstLabels: labels, Buckets: []float64{0, 1, 2, 3, 4, 6, 8, 12, 16}}),
+		exclusion: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "exclusion_seconds",
+			Help: "For an epoch that cuts as absent a validator present in the epoch before: time from its boundary to its " +
+				"checkpoint becoming final here (time to exclusion).", ConstLabels: labels,
+			Buckets: []float64{.25, .5, .75, 1, 1.5, 2, 3, 5, 10, 30}}),
+	}
+	for _, v := range g.Validators {
+		m.names = append(m.names, v.Name)
+		m.validatorAbsent.WithLabelValues(v.Name).Set(0)
 	}
 	bi := buildinfo.Get()
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts(f("build_info",
@@ -92,7 +117,7 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 	}
 	reg.MustRegister(build, m.epoch, m.epochExecutedG, m.epochFinal, m.finalTime, m.syncState, m.finality, m.phase,
 		m.txsFinal, m.txsExecuted, m.txsSubmitted, m.mempool, m.peers, m.batchTxs, m.deliverErrors, m.badVotes,
-		m.equivocations, m.divergences,
+		m.equivocations, m.divergences, m.absent, m.validatorAbsent, m.agreementRound, m.exclusion,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -142,6 +167,9 @@ func (m *metrics) handler() http.Handler {
 
 func (m *metrics) epochExecuted(r *checkpoint.EpochResult, _ *ledger.Genesis) {
 	m.epochExecutedG.Set(float64(r.Header.Epoch))
+	if r.Round >= 0 {
+		m.agreementRound.Observe(float64(r.Round))
+	}
 	for _, rc := range r.Receipts {
 		m.txsExecuted.WithLabelValues(rc.Status.String()).Inc()
 	}
@@ -159,9 +187,33 @@ func (m *metrics) finalized(c checkpoint.Certified, now, boundary time.Time) {
 	m.epochFinal.Set(float64(c.Header.Epoch))
 	m.finalTime.Set(float64(now.UnixMilli()) / 1000)
 	m.txsFinal.Add(float64(c.Header.TxCount))
-	if d := now.Sub(boundary); d >= 0 && d < time.Hour {
+	d := now.Sub(boundary)
+	if d >= 0 && d < time.Hour {
 		m.finality.Observe(d.Seconds())
 	}
+	absent := c.Header.Absent()
+	m.absent.Set(float64(len(absent)))
+	for k, name := range m.names {
+		m.validatorAbsent.WithLabelValues(name).Set(0)
+		if slices.Contains(absent, uint32(k)) {
+			m.validatorAbsent.WithLabelValues(name).Set(1)
+		}
+	}
+	if len(newlyAbsent(c.Header)) > 0 && d >= 0 && d < time.Hour {
+		m.exclusion.Observe(d.Seconds())
+	}
+}
+
+// newlyAbsent lists the validators h cuts as absent that were present in
+// the epoch before (an absent validator keeps its previous marker).
+func newlyAbsent(h checkpoint.Header) []uint32 {
+	var out []uint32
+	for _, k := range h.Absent() {
+		if h.Epoch > 1 && h.Marker[k] == h.Epoch-1 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (m *metrics) observeView(v *view, mempool int) {

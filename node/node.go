@@ -571,6 +571,10 @@ func (n *Node) onFinal(c checkpoint.Certified) {
 	n.mets.finalized(c, now, start)
 	n.log.Info("checkpoint final", "epoch", c.Header.Epoch, "hash", c.Header.Hash(), "txs", c.Header.TxCount,
 		"votes", len(c.Certificate.Votes), "after_boundary_ms", now.Sub(start).Milliseconds())
+	for _, k := range newlyAbsent(c.Header) {
+		n.log.Warn("validator cut as absent: the others go on without it until it is back", "epoch", c.Header.Epoch,
+			"absent", n.g.Validators[k].Name, "stream_closed_at_seq", c.Header.Cut[k])
+	}
 }
 
 // boundaryOf is when h's snapshot began (checkpoint.EpochStart), from the

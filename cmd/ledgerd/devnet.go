@@ -57,8 +57,10 @@ func (c *cli) devnetCmd() *cobra.Command {
 		Long: `Run N validators as separate 'ledgerd run' processes on loopback until Ctrl-C,
 which stops them all. DIR is generated when it is empty or absent (keys,
 genesis, homes v0…, a funded faucet key) and reused otherwise; DIR/devnet.json
-describes the running network for tools. A validator that exits stops the
-devnet; nothing is restarted.
+describes the running network for tools. When a validator exits the others
+go on (the chain keeps finalizing while more than two thirds run); devnet
+names it and prints the command that restarts it. Nothing is restarted by
+itself, and devnet ends when every validator has exited.
 
 With --json the description (DIR/devnet.json) is printed on stdout once every
 validator answers; messages go to stderr.`,
@@ -110,7 +112,8 @@ func (c *cli) devnet(ctx context.Context, o devnetOpts) error {
 	info := DevnetInfo{Genesis: filepath.Join(abs, genesisFile), FaucetKey: filepath.Join(abs, faucetKeyFile)}
 	env, maxProcs := validatorEnv(os.Environ(), runtime.NumCPU(), len(nodes))
 	var procs []*exec.Cmd
-	exited := make(chan int, len(nodes))
+	exited := make(chan exit, len(nodes))
+	alive := 0
 	stopAll := func() {
 		for _, p := range procs {
 			_ = p.Process.Signal(syscall.SIGTERM)
@@ -119,7 +122,7 @@ func (c *cli) devnet(ctx context.Context, o devnetOpts) error {
 	defer func() {
 		stopAll()
 		deadline := time.After(15 * time.Second)
-		for range procs {
+		for ; alive > 0; alive-- {
 			select {
 			case <-exited:
 			case <-deadline:
@@ -144,10 +147,11 @@ func (c *cli) devnet(ctx context.Context, o devnetOpts) error {
 			return fmt.Errorf("start %s: %w", nd.Name, err)
 		}
 		procs = append(procs, cmd)
+		alive++
 		go func(i int, c *exec.Cmd, f *os.File) {
-			_ = c.Wait()
+			err := c.Wait()
 			f.Close()
-			exited <- i
+			exited <- exit{i, err}
 		}(i, cmd, logf)
 		info.Nodes = append(info.Nodes, DevnetNode{Name: nd.Name, Address: nd.Address.Hex(),
 			API: "http://" + nd.Config.API.Listen, Metrics: "http://" + nd.Config.Metrics.Listen + "/metrics",
@@ -171,14 +175,34 @@ func (c *cli) devnet(ctx context.Context, o devnetOpts) error {
 		printDevnet(c.stdout, info, o.chainID, maxProcs, filepath.Join(abs, devnetFile), c.invokedAs())
 	}
 	fmt.Fprintln(msg, "press Ctrl-C to stop every validator")
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(msg, "devnet: stopping validators")
-		return nil
-	case i := <-exited:
-		exited <- i // let the deferred wait see it
-		return fmt.Errorf("validator %s exited unexpectedly; see %s (stopping the others; nothing is restarted)", info.Nodes[i].Name, info.Nodes[i].Log)
+	quorum := 2*len(nodes)/3 + 1 // more than two thirds, equal powers
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(msg, "devnet: stopping validators")
+			return nil
+		case e := <-exited:
+			alive--
+			nd := info.Nodes[e.index]
+			fmt.Fprintf(msg, "devnet: validator %s exited (%v); see %s\n", nd.Name, e.err, nd.Log)
+			fmt.Fprintf(msg, "  restart it with: GOMAXPROCS=%s %s run --home %s >>%s 2>&1 &\n", maxProcs, c.invokedAs(), nd.Home, nd.Log)
+			fmt.Fprintln(msg, "  (a validator restarted by hand is not stopped by Ctrl-C here; stop it by its PID)")
+			switch {
+			case alive == 0:
+				return errors.New("devnet: every validator exited")
+			case alive < quorum:
+				fmt.Fprintf(msg, "devnet: %d of %d validators running; finality needs %d: it resumes when enough return\n", alive, len(nodes), quorum)
+			default:
+				fmt.Fprintf(msg, "devnet: %d of %d validators running; the chain goes on finalizing\n", alive, len(nodes))
+			}
+		}
 	}
+}
+
+// exit is a validator process's end: its index and what Wait returned.
+type exit struct {
+	index int
+	err   error
 }
 
 // printDevnet describes a running devnet and prints commands to try,
@@ -243,7 +267,7 @@ func loadHomes(dir string) ([]generatedNode, error) {
 // sync), then node 0 until it has a final checkpoint, so that the commands
 // the devnet prints work at once; it gives up when a node exits or the
 // timeout passes.
-func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan int) error {
+func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exited chan exit) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	ready := func(url string, ok func(*http.Response) bool) bool {
@@ -283,9 +307,9 @@ func waitReady(ctx context.Context, info DevnetInfo, timeout time.Duration, exit
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case i := <-exited:
-				exited <- i
-				return fmt.Errorf("validator %s exited during start-up; see %s", info.Nodes[i].Name, info.Nodes[i].Log)
+			case e := <-exited:
+				exited <- e // the deferred wait counts it
+				return fmt.Errorf("validator %s exited during start-up (%v); see %s", info.Nodes[e.index].Name, e.err, info.Nodes[e.index].Log)
 			case <-time.After(200 * time.Millisecond):
 			}
 		}

@@ -192,3 +192,77 @@ func toUint32(s []int) []uint32 {
 	}
 	return out
 }
+
+// TestValidatorPaused: one of 4 validator processes is stopped with SIGSTOP
+// (as `docker pause` does) for more epochs than the in-flight window, then
+// continued. The others finalize meanwhile; the same process (no restart)
+// catches up by itself, agrees on every epoch and takes part again.
+func TestValidatorPaused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs validator processes; skipped with -short")
+	}
+	const epoch, away = 500 * time.Millisecond, 20 // epochs; the in-flight window is 8
+	p := startProcNet(t, 4, epoch)
+	for i := range p.nodes {
+		if _, err := p.waitFinal(i, 2, 60*time.Second); err != nil {
+			t.Fatalf("%v\n%s", err, p.logTail(30))
+		}
+	}
+	p.mu.Lock()
+	paused := p.procs[3].Process
+	p.mu.Unlock()
+	if err := paused.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = paused.Signal(syscall.SIGCONT)
+		}
+	}()
+	before, _ := p.latestFinal(0)
+	if _, err := p.waitFinal(0, before+away, time.Duration(3*away)*epoch+30*time.Second); err != nil {
+		t.Fatalf("with v3 paused: %v\n%s", err, p.logTail(30))
+	}
+	resumed = true
+	if err := paused.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	contAt := time.Now()
+	target, _ := p.latestFinal(0)
+	if _, err := p.waitFinal(3, target, 90*time.Second); err != nil {
+		t.Fatalf("after SIGCONT: %v\n%s", err, p.logTail(40))
+	}
+	caughtUp := time.Since(contAt)
+	for ep := uint64(1); ep <= target; ep++ {
+		ref, err1 := p.apis[0].Checkpoint(context.Background(), ep)
+		got, err2 := p.apis[3].Checkpoint(context.Background(), ep)
+		if err1 != nil || err2 != nil || got.Hash != ref.Hash {
+			t.Fatalf("epoch %d: v3 has %s (%v), v0 %s (%v)", ep, got.Hash, err2, ref.Hash, err1)
+		}
+	}
+	// It takes part again: a later epoch names nobody absent.
+	deadline := time.Now().Add(60 * time.Second)
+	var back uint64
+	for back == 0 {
+		last, err := p.waitFinal(0, target+1, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := p.apis[0].Checkpoint(context.Background(), last); err == nil && len(c.Absent) == 0 {
+			back = last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("v3 still absent 60 s after SIGCONT\n%s", p.logTail(30))
+		}
+		time.Sleep(epoch)
+	}
+	p.mu.Lock()
+	same := p.procs[3].Process == paused
+	p.mu.Unlock()
+	if !same || syscall.Kill(paused.Pid, 0) != nil {
+		t.Fatal("v3's process did not survive the pause")
+	}
+	t.Logf("v3 paused for %d epochs: caught up to epoch %d %s after SIGCONT in the same process; epoch %d has every validator",
+		target-before, target, caughtUp.Round(10*time.Millisecond), back)
+}

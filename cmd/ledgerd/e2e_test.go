@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,7 +64,15 @@ type devnet struct {
 	dir  string
 	cmd  *exec.Cmd
 	info DevnetInfo
+	mu   sync.Mutex // guards out
 	out  *bytes.Buffer
+}
+
+// output is what the devnet command printed so far.
+func (d *devnet) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
 }
 
 func startDevnet(t *testing.T, validators int, epoch time.Duration) *devnet {
@@ -87,7 +96,9 @@ func startDevnet(t *testing.T, validators int, epoch time.Duration) *devnet {
 		once := sync.Once{}
 		for sc.Scan() {
 			line := sc.Text()
+			d.mu.Lock()
 			d.out.WriteString(line + "\n")
+			d.mu.Unlock()
 			if strings.HasPrefix(line, "explorer:") {
 				once.Do(func() { close(ready) })
 			}
@@ -97,7 +108,7 @@ func startDevnet(t *testing.T, validators int, epoch time.Duration) *devnet {
 	select {
 	case <-ready:
 	case <-time.After(90 * time.Second):
-		t.Fatalf("devnet not ready after 90 s; output:\n%s%s", d.out, d.logs())
+		t.Fatalf("devnet not ready after 90 s; output:\n%s%s", d.output(), d.logs())
 	}
 	data, err := os.ReadFile(filepath.Join(dir, devnetFile))
 	if err != nil {
@@ -313,6 +324,117 @@ func TestDevnetEndToEnd(t *testing.T) {
 	checkBench(t, d)
 	checkRuntime(t, d)
 	checkMetrics(t, d)
+	checkValidatorExit(t, d)
+}
+
+// checkValidatorExit kills one validator process: devnet names it and
+// prints the command that restarts it, the others go on finalizing, and the
+// printed command brings it back to the same final epochs.
+func checkValidatorExit(t *testing.T, d *devnet) {
+	ctx := context.Background()
+	gone := d.info.Nodes[len(d.info.Nodes)-1]
+	live, _ := api.NewClient(d.info.Nodes[0].API, &http.Client{Timeout: 5 * time.Second})
+	before, err := live.LatestCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(gone.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var restart string
+	deadline := time.Now().Add(30 * time.Second)
+	for restart == "" {
+		for _, line := range strings.Split(d.output(), "\n") {
+			if cmd, ok := strings.CutPrefix(strings.TrimSpace(line), "restart it with: "); ok {
+				restart = cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devnet printed no restart command after %s was killed:\n%s", gone.Name, d.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(d.output(), "devnet: validator "+gone.Name+" exited") || d.cmd.Process.Signal(syscall.Signal(0)) != nil {
+		t.Fatalf("devnet did not name %s or did not go on:\n%s", gone.Name, d.output())
+	}
+	// The others finalize two more epochs without it.
+	for {
+		cp, err := live.LatestCheckpoint(ctx)
+		if err == nil && cp.Epoch >= before.Epoch+3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no epoch final past %d within 30 s of killing %s\n%s", before.Epoch+2, gone.Name, d.logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	absent := false
+	for ep := before.Epoch + 1; ep <= before.Epoch+3; ep++ {
+		cp, err := live.Checkpoint(ctx, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		absent = absent || slices.Contains(cp.Absent, uint32(len(d.info.Nodes)-1))
+	}
+	if !absent {
+		t.Fatalf("%s killed, yet no checkpoint of epochs %d..%d names it absent", gone.Name, before.Epoch+1, before.Epoch+3)
+	}
+	// The metrics say so too: it is absent, one exclusion was timed, and
+	// an epoch was decided past the fast path.
+	resp, err := http.Get(d.info.Nodes[0].Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metric := func(re string) float64 {
+		m := regexp.MustCompile(`(?m)^` + re + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no series %s in the metrics of v0", re)
+		}
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	nameLabel := `name="` + gone.Name + `"`
+	if metric(`ledgerd_validator_absent\{[^}]*`+nameLabel+`[^}]*\}`) != 1 || metric(`ledgerd_absent_validators\{[^}]*\}`) != 1 ||
+		metric(`ledgerd_exclusion_seconds_count\{[^}]*\}`) < 1 ||
+		metric(`ledgerd_agreement_round_count\{[^}]*\}`) <= metric(`ledgerd_agreement_round_bucket\{[^}]*le="0"[^}]*\}`) {
+		t.Fatalf("metrics of v0 do not show %s absent, timed, past the fast path:\n%s", gone.Name,
+			regexp.MustCompile(`(?m)^ledgerd_(validator_absent|absent_validators|exclusion_seconds_count|agreement_round_(count|bucket)).*$`).FindAll(body, -1))
+	}
+	// The printed command, as a shell would run it (in the foreground here,
+	// so that the test owns the process).
+	cmdline, ok := strings.CutSuffix(restart, " &")
+	if !ok {
+		t.Fatalf("restart command %q does not end with &", restart)
+	}
+	cmd := exec.Command("sh", "-c", cmdline)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) // the shell's group: the validator
+		_ = cmd.Wait()
+	}()
+	back, _ := api.NewClient(gone.API, &http.Client{Timeout: 5 * time.Second})
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		want, err1 := live.LatestCheckpoint(ctx)
+		got, err2 := back.LatestCheckpoint(ctx)
+		if err1 == nil && err2 == nil && got.Epoch >= want.Epoch && got.Epoch > before.Epoch+3 {
+			cp, err := back.Checkpoint(ctx, before.Epoch+2)
+			ref, _ := live.Checkpoint(ctx, before.Epoch+2)
+			if err != nil || cp.Hash != ref.Hash {
+				t.Fatalf("%s restarted: epoch %d is %v (%v), the others have %v", gone.Name, before.Epoch+2, cp.Hash, err, ref.Hash)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s restarted with %q did not catch up within 60 s (%v, %v)\n%s", gone.Name, restart, err1, err2, d.logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // checkJSONOutputs runs every client command against the devnet with

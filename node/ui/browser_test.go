@@ -294,6 +294,25 @@ func checkFakeExplorer(t *testing.T, b browser, base string, shot func(name stri
 	if !reflect.DeepEqual(missing, []string{"3"}) {
 		t.Errorf("missing recording points = %v; want [3]", missing)
 	}
+	// Validator 3 is absent: in the picture, the checkpoint's validator
+	// table, its fields, and the header's validator list.
+	var absent struct {
+		Points, Votes, Validators []string
+		Field, Sub                string
+		Markers                   int
+	}
+	evalJSON(`({Points: [...document.querySelectorAll('circle.rec.absent')].map(c => c.dataset.validator),
+		Votes: [...document.querySelectorAll('tr.vote.absent')].map(r => r.dataset.validator),
+		Validators: [...document.querySelectorAll('#validators tr.absent')].map(r => r.dataset.index),
+		Field: document.getElementById('absent').textContent,
+		Sub: [...document.querySelectorAll('text.vsub.absent')].map(t => t.textContent).join(),
+		Markers: document.querySelectorAll('line.marker[data-from="3"]').length})`, &absent)
+	wantField := fmt.Sprintf("#3 delta (stream closed at seq %d)", fakeCut(partialEpoch - 1)[3])
+	if !reflect.DeepEqual(absent.Points, []string{"3"}) || !reflect.DeepEqual(absent.Votes, []string{"3"}) ||
+		!reflect.DeepEqual(absent.Validators, []string{"3"}) || absent.Field != wantField ||
+		absent.Sub != fmt.Sprintf("absent · stream closed at seq %d", fakeCut(partialEpoch - 1)[3]) || absent.Markers != 0 {
+		t.Errorf("epoch %d absent validator shown as %+v; want validator 3 everywhere, field %q, no marker from it", partialEpoch, absent, wantField)
+	}
 	shot("snapshot-epoch-6.png")
 
 	// Search by checkpoint hash, then follow the predecessor link.

@@ -33,7 +33,8 @@ const (
 	liveEpoch      = storedEpochs + 1
 	// snapEpoch is the epoch whose snapshot has the interesting channels.
 	snapEpoch = 5
-	// partialEpoch is the epoch that validator 3 did not vote for.
+	// partialEpoch is the first epoch validator 3 is absent from (and did
+	// not vote for); it stays absent in the live epoch.
 	partialEpoch = 6
 	baseTimeMs   = 1_700_000_000_000
 )
@@ -96,6 +97,10 @@ func fakeCheckpoint(epoch uint64) api.Checkpoint {
 	}
 	if epoch >= storedEpochs {
 		cp.StateRoot = proofRoot
+	}
+	if epoch >= partialEpoch {
+		cp.Absent = []uint32{3}
+		cp.Cut[3] = fakeCut(partialEpoch - 1)[3]
 	}
 	for i := range uint32(fakeValidators) {
 		if epoch == partialEpoch && i == 3 {

@@ -88,6 +88,9 @@
     return v ? (v.name || 'v' + i) : 'v' + i;
   }
   function validatorCount(cp) { return Math.max(state.validators.length, cp && cp.cut ? cp.cut.length : 0); }
+  // isAbsent: validator i took no part in cp's epoch (its stream was not cut
+  // there; its cut is the previous one).
+  function isAbsent(cp, i) { return !!(cp && cp.absent && cp.absent.includes(i)); }
 
   // ---- header: status and validators ---------------------------------------
   async function refreshStatus() {
@@ -115,16 +118,22 @@
       el('span', { class: st.sync.state === 'synced' ? 'ok' : 'warn' }, st.sync.state.replace('_', ' ')),
       ' · mempool ' + st.mempool.size + '/' + st.mempool.capacity);
   }
+  // renderValidators lists the validators, marking those absent from the
+  // newest final checkpoint this page holds.
   function renderValidators() {
     const body = $('validators').tBodies[0];
     clear(body);
+    const top = state.chain.find((cp) => cp.final);
     for (const v of state.validators) {
       const conn = v.self ? 'self' : v.connected ? 'connected' : 'disconnected';
-      body.appendChild(el('tr', { class: 'validator', 'data-index': v.index, 'data-connected': String(!!v.connected) },
+      const absent = isAbsent(top, v.index);
+      body.appendChild(el('tr', { class: 'validator' + (absent ? ' absent' : ''), 'data-index': v.index, 'data-connected': String(!!v.connected), 'data-absent': String(absent) },
         el('td', {}, el('span', { class: 'dot ' + (v.connected ? 'on' : 'off'), title: conn })),
         el('td', {}, '#' + v.index + ' ', el('b', {}, v.name || 'v' + v.index)),
         el('td', { class: 'mono', title: v.address + '\npeer ' + v.peer_id }, short(v.address)),
-        el('td', { class: 'muted' }, conn)));
+        el('td', { class: 'muted' }, conn, absent
+          ? el('span', { class: 'warn', title: 'its stream was not cut in epoch ' + top.epoch + ': the others went on without it' }, ' · absent in epoch ' + top.epoch)
+          : null)));
     }
   }
 
@@ -136,11 +145,15 @@
         el('span', { class: 'ep' }, '#' + cp.epoch),
         el('span', { class: 'mono' }, short(cp.hash)),
         el('span', { class: 'muted' }, plural(cp.tx_count, 'tx', 'txs')),
-        el('span', { class: 'votes', title: 'votes held by this node' }, cp.votes.length + '/' + n + (cp.final ? ' ✓' : ''))));
+        el('span', { class: 'votes', title: 'votes held by this node' }, cp.votes.length + '/' + n + (cp.final ? ' ✓' : '')),
+        cp.absent && cp.absent.length
+          ? el('span', { class: 'absent warn', title: 'absent: ' + cp.absent.map((i) => '#' + i + ' ' + validatorName(i)).join(', ') }, cp.absent.length + ' absent')
+          : null));
   }
   function renderChain() {
     const list = clear($('chain'));
     for (const cp of state.chain) list.appendChild(chainRow(cp));
+    renderValidators();
     if (state.chain.length === 0) list.appendChild(el('li', { class: 'muted' }, 'no final checkpoint yet'));
     $('older').hidden = !state.olderCursor;
     markSelected();
@@ -320,8 +333,9 @@
     for (let i = 0; i < n; i++) {
       const v = signed.get(i);
       const val = state.validators[i];
-      voteRows.push(el('tr', { class: 'vote ' + (v ? 'yes' : 'no'), 'data-validator': i, 'data-signed': String(!!v) },
-        el('td', {}, '#' + i + ' ', el('b', {}, validatorName(i))),
+      const absent = isAbsent(cp, i);
+      voteRows.push(el('tr', { class: 'vote ' + (v ? 'yes' : 'no') + (absent ? ' absent' : ''), 'data-validator': i, 'data-signed': String(!!v), 'data-absent': String(absent) },
+        el('td', {}, '#' + i + ' ', el('b', {}, validatorName(i)), absent ? el('span', { class: 'warn', title: 'took no part in this epoch: its stream stays at its previous cut' }, ' absent') : null),
         el('td', { class: 'mono', title: val ? val.address : '' }, val ? short(val.address) : ''),
         el('td', { title: v ? 'signature ' + v.signature : 'this node holds no vote of #' + i + ' for this checkpoint' }, v ? '✓ signed' : '— no vote')));
     }
@@ -336,6 +350,9 @@
         field('tx_root', el('span', { class: 'mono' }, cp.tx_root)),
         field('receipts_root', el('span', { class: 'mono' }, cp.receipts_root)),
         field('cut', el('span', { class: 'mono', id: 'cut' }, '[' + cp.cut.join(', ') + ']'), el('span', { class: 'muted' }, ' seq of each validator\'s marker')),
+        field('absent', el('span', { id: 'absent' }, cp.absent && cp.absent.length
+          ? cp.absent.map((i) => '#' + i + ' ' + validatorName(i) + ' (stream closed at seq ' + cp.cut[i] + ')').join(', ')
+          : 'none')),
         field('transactions', String(cp.tx_count)),
         field('time', fmtTime(cp.time_ms)))),
       el('div', {},
@@ -397,7 +414,9 @@
       root.appendChild(svg('text', { x: left - 12, y: y(i) - 2, class: 'vname', 'text-anchor': 'end' }, '#' + i + ' ' + validatorName(i)));
       const nd = byIndex.get(i);
       const when = !nd ? 'no record' : nd.time_ms && t0 ? '+' + (nd.time_ms - t0) + ' ms' : 'time ?';
-      root.appendChild(svg('text', { x: left - 12, y: y(i) + 13, class: 'vsub', 'text-anchor': 'end' }, when + ' · marker seq ' + (snap.cut[i] !== undefined ? snap.cut[i] : '?')));
+      const seq = snap.cut[i] !== undefined ? snap.cut[i] : '?';
+      root.appendChild(svg('text', { x: left - 12, y: y(i) + 13, class: 'vsub' + (isAbsent(cp, i) ? ' absent' : ''), 'text-anchor': 'end' },
+        isAbsent(cp, i) ? 'absent · stream closed at seq ' + seq : when + ' · marker seq ' + seq));
     }
 
     // Markers: sent at the sender's recording point, received at or after the
@@ -405,7 +424,7 @@
     const markers = svg('g', { class: 'markers' });
     const mOff = 16;
     for (let k = 0; k < n; k++) {
-      if (!byIndex.has(k)) continue;
+      if (!byIndex.has(k) || isAbsent(cp, k)) continue;
       for (let i = 0; i < n; i++) {
         if (i === k) continue;
         const x2 = Math.max(cx(i), cx(k)) + mOff;
@@ -454,12 +473,16 @@
     // Recording points, on top.
     for (let i = 0; i < n; i++) {
       const nd = byIndex.get(i);
-      const tip = nd
+      const absent = isAbsent(cp, i);
+      const tip = absent
+        ? '#' + i + ' ' + validatorName(i) + ' was absent in epoch ' + snap.epoch + ': no MARKER(' + snap.epoch + ') in the cut; its stream stays closed at seq ' + snap.cut[i] +
+          ' (the previous cut) and its later entries go to a later epoch'
+        : nd
         ? '#' + i + ' ' + validatorName(i) + ' recorded at ' + fmtTime(nd.time_ms) + (nd.time_ms && t0 ? ' (+' + (nd.time_ms - t0) + ' ms)' : '') +
           '\nH[' + i + '] (highest seq delivered per origin) = [' + nd.recorded.join(', ') + ']\nmempool ' + nd.mempool_size +
           '\nthen sent MARKER(' + snap.epoch + ') as seq ' + snap.cut[i]
         : '#' + i + ': no recorded state held by this node (its vote is missing)';
-      root.appendChild(svg('circle', { cx: cx(i), cy: y(i), r: 7, class: 'rec' + (nd ? '' : ' missing'), 'data-validator': i }, svg('title', {}, tip)));
+      root.appendChild(svg('circle', { cx: cx(i), cy: y(i), r: 7, class: 'rec' + (nd ? '' : ' missing') + (absent ? ' absent' : ''), 'data-validator': i }, svg('title', {}, tip)));
     }
 
     // Time axis.
@@ -477,13 +500,16 @@
     // Summary, consistency check and channel table.
     let entries = 0, txs = 0, violations = [];
     for (const [, ch] of chans) { entries += ch.count; txs += ch.tx_count; }
-    for (const nd of snap.nodes) nd.recorded.forEach((h, k) => { if (k < snap.cut.length && !(h < snap.cut[k])) violations.push('H[' + nd.index + '][' + k + ']=' + h + ' ≥ cut[' + k + ']=' + snap.cut[k]); });
+    // The check holds for present validators; an absent one's stream was not
+    // cut here, so entries past its previous cut may have been delivered.
+    for (const nd of snap.nodes) nd.recorded.forEach((h, k) => { if (k < snap.cut.length && !isAbsent(cp, k) && !(h < snap.cut[k])) violations.push('H[' + nd.index + '][' + k + ']=' + h + ' ≥ cut[' + k + ']=' + snap.cut[k]); });
     const summary = el('p', { class: 'summary', id: 'snap-summary', 'data-entries': entries, 'data-txs': txs, 'data-channels': chans.length },
       plural(snap.nodes.length, 'recorded state') + ' of ' + n + ' validators · in flight at the cut: ' +
       plural(entries, 'entry', 'entries') + ', ' + plural(txs, 'transaction') + ' on ' + plural(chans.length, 'channel') + ' · ',
       violations.length
         ? el('span', { class: 'bad', id: 'consistency' }, 'INCONSISTENT: ' + violations.join('; '))
-        : el('span', { class: 'ok', id: 'consistency' }, '✓ consistent: H[i][k] < cut[k] for every i, k'));
+        : el('span', { class: 'ok', id: 'consistency' }, '✓ consistent: H[i][k] < cut[k] for every i and every present k'),
+      cp && cp.absent && cp.absent.length ? el('span', { class: 'warn', id: 'snap-absent' }, ' · absent: ' + cp.absent.map((i) => '#' + i).join(', ')) : null);
     const legend = el('p', { class: 'legend' },
       el('span', { class: 'sw sw-cut' }), 'consistent cut ', el('span', { class: 'sw sw-rec' }), 'recording point (state recorded, then marker sent) ',
       el('span', { class: 'sw sw-marker' }), 'marker ', el('span', { class: 'sw sw-flight' }), 'in flight at the cut (sent before, delivered after)');
