@@ -175,9 +175,11 @@ func (o SimOptions) DefaultQuorumLivenessTicks() int64 {
 }
 
 // The agreement's timeouts in the simulation, in ms: scaled to the epoch.
-func simSlowPathMs(o SimOptions) int64     { return int64(o.EpochLengthMs) }
-func simRoundTimeoutMs(o SimOptions) int64 { return max(int64(o.EpochLengthMs)/4, 4*o.TickMs*o.DelayTicksMax) }
-func simRoundStepMs(o SimOptions) int64    { return int64(o.EpochLengthMs) / 10 }
+func simSlowPathMs(o SimOptions) int64 { return int64(o.EpochLengthMs) }
+func simRoundTimeoutMs(o SimOptions) int64 {
+	return max(int64(o.EpochLengthMs)/4, 4*o.TickMs*o.DelayTicksMax)
+}
+func simRoundStepMs(o SimOptions) int64 { return int64(o.EpochLengthMs) / 10 }
 
 // CatchUpTicks is the time repair needs to fetch backlog entries of one
 // origin at RepairMaxEntries per answer: one repair round (gap timeout and
