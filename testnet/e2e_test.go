@@ -192,11 +192,15 @@ func (n *network) down() {
 // container is the container ID of validator i.
 func (n *network) container(i int) string { return n.containers[i] }
 
-func (n *network) docker(args ...string) {
+// docker runs a docker command and returns its output, trimmed; an error
+// fails the test.
+func (n *network) docker(args ...string) string {
 	n.t.Helper()
-	if _, err := run(2*time.Minute, "docker", args...); err != nil {
+	out, err := run(2*time.Minute, "docker", args...)
+	if err != nil {
 		n.t.Fatal(err)
 	}
+	return strings.TrimSpace(out)
 }
 
 // latest is validator i's latest final epoch (0 when unreachable or none).
@@ -486,10 +490,18 @@ func TestKillRestart(t *testing.T) {
 		}
 		down = append(down, h)
 	}
+	// The others go on: 3 of 4 is a quorum, and the transfers sent to them
+	// become final while v3 is down.
+	n.waitTxsFinal(down, others, 2*time.Minute)
 	time.Sleep(6 * epochLen)
 	during := n.latestAll(others)
-	t.Logf("v%d down for %s: latest final epochs of v0..v2 %v (stalled by design while a validator is down)",
+	t.Logf("v%d down for %s: latest final epochs of v0..v2 %v; the transfers sent meanwhile are final",
 		victim, time.Since(killedAt).Round(time.Millisecond), during)
+	for i, e := range during {
+		if e < before[others[i]]+6 {
+			t.Fatalf("v%d finalized only up to epoch %d (from %d) in %s with v%d down", others[i], e, before[others[i]], time.Since(killedAt), victim)
+		}
+	}
 	e, _ := n.checkAgreement(others)
 	t.Logf("no divergence among v0..v2 up to epoch %d", e)
 	stalled := max(during[0], during[1], during[2])
@@ -579,14 +591,67 @@ func TestPartition(t *testing.T) {
 	n.verifyChains(all())
 }
 
-// TestPauseCatchUp freezes v1 with `docker pause` for several epochs (which
-// stalls finality for everyone, by design), unpauses it and measures how
-// long until every validator has caught up and epochs resume.
+// TestMinorityPartition cuts v3 off (a second bridge network) for 30 s:
+// the three others are a quorum and keep finalizing, transfers sent to them
+// become final, and v3 finalizes nothing new. Healed, v3 catches up by
+// itself and every validator agrees on every epoch.
+func TestMinorityPartition(t *testing.T) {
+	n := startNetwork(t)
+	const victim = 3
+	majority := []int{0, 1, 2}
+	keys := []*ecdsa.PrivateKey{newKey(t)}
+	n.fund(keys, 1_000_000)
+	mainNet := n.project + "_ledgerd"
+	n.extraNet = n.project + "_side_b"
+	n.docker("network", "create", n.extraNet)
+	n.docker("network", "disconnect", mainNet, n.container(victim))
+	n.docker("network", "connect", "--alias", ServiceName(victim), n.extraNet, n.container(victim))
+	atCut := n.latestAll(all())
+	cutAt := time.Now()
+	t.Logf("partitioned {v0,v1,v2} | {v3} at latest final epochs %v", atCut)
+	s := &sender{key: keys[0]}
+	sink := crypto.PubkeyToAddress(newKey(t).PublicKey)
+	var during []common.Hash
+	for range 20 {
+		h, err := n.transfer(s, 0, sink, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		during = append(during, h)
+	}
+	n.waitTxsFinal(during, majority, 2*time.Minute)
+	time.Sleep(30*time.Second - time.Since(cutAt))
+	after := n.latestAll(all())
+	t.Logf("after %s partitioned: latest final epochs %v; the %d transfers sent to v0 are final on v0..v2",
+		time.Since(cutAt).Round(time.Second), after, len(during))
+	for _, i := range majority {
+		if after[i] < atCut[i]+15 {
+			t.Fatalf("v%d finalized only up to epoch %d (from %d) in 30 s with v%d cut off", i, after[i], atCut[i], victim)
+		}
+	}
+	if after[victim] > atCut[victim]+1 {
+		t.Fatalf("v%d, alone, finalized epochs %d..%d", victim, atCut[victim]+1, after[victim])
+	}
+	n.docker("network", "disconnect", n.extraNet, n.container(victim))
+	n.docker("network", "connect", "--alias", ServiceName(victim), mainNet, n.container(victim))
+	ahead := max(after[0], after[1], after[2])
+	took := n.waitFinal(all(), ahead+3, 3*time.Minute)
+	t.Logf("healed: all validators final at epoch %d (3 past the majority at the heal, %d) %s after healing", ahead+3, ahead, took.Round(time.Millisecond))
+	n.waitTxsFinal(during, all(), time.Minute)
+	epochs, txs := n.checkAgreement(all())
+	t.Logf("agreement after heal: epochs 1..%d identical on all validators, %d final transactions", epochs, txs)
+	n.verifyChains(all())
+}
+
+// TestPauseCatchUp freezes v1 with `docker pause` for more epochs than the
+// in-flight window (8): the others go on finalizing; unpaused, the same
+// process (the container is not restarted) catches up by itself, and every
+// validator agrees.
 //
-// LEDGERD_E2E_PAUSE sets the pause (a Go duration, default 10s); pauses
+// LEDGERD_E2E_PAUSE sets the pause (a Go duration, default 15s); pauses
 // longer than gossipsub's seen-message window (~2 min) exercise repair.
 func TestPauseCatchUp(t *testing.T) {
-	pausedFor := 10 * epochLen
+	pausedFor := 15 * epochLen
 	if v := os.Getenv("LEDGERD_E2E_PAUSE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < epochLen || d > 30*time.Minute {
@@ -599,6 +664,7 @@ func TestPauseCatchUp(t *testing.T) {
 	keys := []*ecdsa.PrivateKey{newKey(t)}
 	n.fund(keys, 1_000_000)
 	before := n.latestAll(all())
+	startedAt := n.docker("inspect", "-f", "{{.State.StartedAt}}", n.container(victim))
 	n.docker("pause", n.container(victim))
 	t.Logf("paused v%d at latest final epochs %v", victim, before)
 	s := &sender{key: keys[0]}
@@ -614,16 +680,19 @@ func TestPauseCatchUp(t *testing.T) {
 	time.Sleep(pausedFor)
 	during := n.latestAll([]int{0, 2, 3})
 	t.Logf("after %s paused: latest final epochs of v0, v2, v3: %v; %s", pausedFor, during, n.describe())
+	// The others went on past the in-flight window.
+	if low := min(during[0], during[1], during[2]); low < before[0]+9 {
+		t.Fatalf("with v%d paused the others finalized only up to epoch %d (from %d)", victim, low, before[0])
+	}
 	n.docker("unpause", n.container(victim))
-	stalled := max(before[0], before[1], before[2], before[3], during[0], during[1], during[2])
-	// Epochs already opened before the stall (bounded in flight) complete at
-	// once; later ones restart on the genesis grid one epoch length apart
-	// (checkpoint.Machine.Boundary), so epoch numbers do not jump to the
-	// wall-clock grid index. Resumed means 3 epochs past the stall.
-	took := n.waitFinal(all(), stalled+3, 3*time.Minute)
+	ahead := max(during[0], during[1], during[2])
+	took := n.waitFinal(all(), ahead+3, 3*time.Minute)
 	caught := n.latestAll(all())
-	t.Logf("unpaused v%d: all validators final at epoch %d (3 past the stall at %d) %s after unpause; latest %v; %s",
-		victim, stalled+3, stalled, took.Round(time.Millisecond), caught, n.describe())
+	t.Logf("unpaused v%d: all validators final at epoch %d (3 past the others at the unpause, %d) %s after unpause; latest %v; %s",
+		victim, ahead+3, ahead, took.Round(time.Millisecond), caught, n.describe())
+	if again := n.docker("inspect", "-f", "{{.State.StartedAt}}", n.container(victim)); again != startedAt {
+		t.Fatalf("v%d's container was restarted (started %s, now %s): the catch-up must happen in the running process", victim, startedAt, again)
+	}
 	n.waitTxsFinal(paused, all(), 2*time.Minute)
 	t.Logf("all %d transfers submitted (via v2) while v%d was paused are final on every validator", len(paused), victim)
 	epochs, txs := n.checkAgreement(all())
