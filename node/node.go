@@ -247,7 +247,7 @@ func (n *Node) close() {
 
 // LoadGenesis reads and validates a genesis file.
 func LoadGenesis(path string) (*ledger.Genesis, error) {
-	data, err := readFileLimited(path, ledger.MaxGenesisBytes)
+	data, err := ReadFileLimited(path, ledger.MaxGenesisBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read genesis: %w", err)
 	}

@@ -107,7 +107,7 @@ func (n *Node) startP2P(ctx context.Context) (*libp2pNet, error) {
 
 // readPSK reads a 32-byte private-network key stored as 64 hex characters.
 func readPSK(path string) ([]byte, error) {
-	data, err := readFileLimited(path, 1024)
+	data, err := ReadFileLimited(path, 1024)
 	if err != nil {
 		return nil, fmt.Errorf("psk file: %w", err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
-// readFileLimited reads a file of at most limit bytes.
-func readFileLimited(path string, limit int64) ([]byte, error) {
+// ReadFileLimited reads a file of at most limit bytes, failing on a larger
+// one (genesis, keys, config: files a user points the node at).
+func ReadFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ledgerd/ledgerd/node"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
@@ -333,7 +334,7 @@ func loadKey(path string) (*ecdsa.PrivateKey, error) {
 // loadAnyKey reads a key file of either format; a keystore file is
 // decrypted with the passphrase of passwordFile, or one prompted for.
 func (c *cli) loadAnyKey(path, passwordFile string) (keyMaterial, error) {
-	data, err := readLimited(path, maxKeyFileBytes)
+	data, err := node.ReadFileLimited(path, maxKeyFileBytes)
 	if err != nil {
 		return keyMaterial{}, fmt.Errorf("load key %s: %w", path, err)
 	}
@@ -358,7 +359,7 @@ func isKeystore(data []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(data)
 
 // isKeystoreFile reports whether the key file at path is a keystore.
 func isKeystoreFile(path string) (bool, error) {
-	data, err := readLimited(path, maxKeyFileBytes)
+	data, err := node.ReadFileLimited(path, maxKeyFileBytes)
 	if err != nil {
 		return false, fmt.Errorf("load key %s: %w", path, err)
 	}
@@ -431,7 +432,7 @@ func (c *cli) newPassphrase(passwordFile string) (string, error) {
 
 // readPasswordFile returns the first line of path, without its line end.
 func readPasswordFile(path string) (string, error) {
-	data, err := readLimited(path, maxKeyFileBytes)
+	data, err := node.ReadFileLimited(path, maxKeyFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("password file: %w", err)
 	}
@@ -452,23 +453,6 @@ func (c *cli) prompt(prompt string) (string, error) {
 		return "", fmt.Errorf("read passphrase: %w", err)
 	}
 	return strings.TrimRight(string(pass), "\r\n"), nil
-}
-
-// readLimited reads at most limit bytes of path, failing on a larger file.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // peerIDOf is the libp2p peer ID of a validator key.
