@@ -17,13 +17,12 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/node/buildinfo"
 	"github.com/ledgerd/ledgerd/node/mempool"
 	"github.com/ledgerd/ledgerd/node/statesync"
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
-// Version is reported by /v1/status.
-const Version = "0.1.0"
 
 // backend implements api.Backend over the store and the loop's view. It
 // never touches the machine: reads come from Badger and the published view.
@@ -68,7 +67,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 			Self:    api.Self{Address: n.g.Validators[n.self].Address, Index: n.self, Name: n.g.Validators[n.self].Name},
 			Sync:    api.SyncStatus{State: api.SyncStarting, StateSync: b.stateSync()},
 			Mempool: api.MempoolInfo{Capacity: n.pool.Capacity()},
-			Version: Version,
+			Version: buildinfo.Get().Version,
 		}
 		if p := st.Sync.StateSync; p != nil {
 			st.Peers = p.Peers
@@ -78,12 +77,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 		}
 		return st, nil
 	}
-	sync := api.SyncSynced
-	if v.halted {
-		sync = "halted"
-	} else if v.epoch > v.lastFinal+3 {
-		sync = api.SyncCatching
-	}
+	sync := syncStateOf(v)
 	return api.Status{
 		ChainID:     n.g.ChainID,
 		Self:        api.Self{Address: n.g.Validators[n.self].Address, Index: n.self, Name: n.g.Validators[n.self].Name},
@@ -92,7 +86,7 @@ func (b backend) Status(context.Context) (api.Status, error) {
 		Peers:       v.peers,
 		Sync:        api.SyncStatus{State: sync, TargetEpoch: v.lastFinal, StateSync: b.stateSync()},
 		Mempool:     api.MempoolInfo{Size: n.pool.Queued(), Capacity: n.pool.Capacity()},
-		Version:     Version,
+		Version:     buildinfo.Get().Version,
 	}, nil
 }
 

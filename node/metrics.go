@@ -11,6 +11,7 @@ import (
 
 	"github.com/ledgerd/ledgerd/checkpoint"
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/buildinfo"
 	"github.com/ledgerd/ledgerd/node/store"
 	"github.com/ledgerd/ledgerd/p2p"
@@ -38,9 +39,6 @@ type metrics struct {
 	mempool      prometheus.Gauge
 	peers        prometheus.Gauge
 	batchTxs     prometheus.Histogram
-	// entriesDelivered is counted but not registered:
-	// ledgerd_p2p_entries_delivered_total exports the same count.
-	entriesDelivered prometheus.Counter
 	deliverErrors    prometheus.Counter
 	badVotes         prometheus.Counter
 	equivocations    prometheus.Counter
@@ -85,7 +83,6 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		peers:        prometheus.NewGauge(prometheus.GaugeOpts(f("peers", "Connected validators."))),
 		batchTxs: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "batch_txs",
 			Help: "Transactions per proposed batch.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
-		entriesDelivered: prometheus.NewCounter(prometheus.CounterOpts(f("entries_delivered_total", "Not exported."))),
 		deliverErrors:    prometheus.NewCounter(prometheus.CounterOpts(f("deliver_errors_total", "Delivered entries the machine refused (broken stream)."))),
 		badVotes:         prometheus.NewCounter(prometheus.CounterOpts(f("bad_votes_total", "Malformed or badly signed votes."))),
 		equivocations:    prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
@@ -126,7 +123,7 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 // sync states /v1/status reports once the node runs. The metrics listener
 // opens after the start-up state sync, so "starting" and "syncing" never
 // show here.
-var syncStates = []string{"synced", "catching_up", "halted"}
+var syncStates = []string{api.SyncSynced, api.SyncCatching, api.SyncHalted}
 
 // syncStateOf is the sync state of a published view, as /v1/status
 // reports it: halted after a divergence, catching up while the open epoch
@@ -134,11 +131,11 @@ var syncStates = []string{"synced", "catching_up", "halted"}
 func syncStateOf(v *view) string {
 	switch {
 	case v.halted:
-		return "halted"
+		return api.SyncHalted
 	case v.epoch > v.lastFinal+3:
-		return "catching_up"
+		return api.SyncCatching
 	}
-	return "synced"
+	return api.SyncSynced
 }
 
 // registerStore exports the store's resident-page trimmer (store/trim.go).

@@ -414,7 +414,6 @@ func (n *Node) deliver(v verified) error {
 		return nil
 	}
 	n.stepAt = n.now()
-	n.mets.entriesDelivered.Inc()
 	return n.rejected(n.sh.Deliver(v.e, v.txs))
 }
 

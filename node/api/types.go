@@ -194,6 +194,9 @@ const (
 	// from a certified checkpoint its peers serve); only /v1/status and
 	// /healthz answer, every other route is 503 not_synced.
 	SyncSyncing = "syncing"
+	// SyncHalted: this node's checkpoint differed from a certified one; it
+	// stopped executing.
+	SyncHalted = "halted"
 )
 
 // State sync phases reported by StateSync.Phase.
