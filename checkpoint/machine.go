@@ -56,6 +56,10 @@ type Config struct {
 	// RoundTimeoutMs and RoundTimeoutStepMs time the later steps of the
 	// agreement: round r's timeouts are RoundTimeoutMs + r × RoundTimeoutStepMs.
 	RoundTimeoutMs, RoundTimeoutStepMs int64
+	// UnsafeBreakLock breaks the agreement's locking rule on purpose (a
+	// validator prevotes whatever it is offered, ignoring its lock). Only
+	// the simulator's mutation test sets it.
+	UnsafeBreakLock bool
 }
 
 // DefaultConfig returns a config with moderate bounds.
@@ -303,7 +307,8 @@ func newMachine(cfg Config, r restore, signer Signer) (*Machine, error) {
 	}
 	m.agree = agreeConfig{self: cfg.Self, powers: make([]uint64, n), total: g.TotalPower(),
 		timeoutFirst: cfg.SlowPathTimeoutMs, timeoutBase: cfg.RoundTimeoutMs, timeoutStep: cfg.RoundTimeoutStepMs,
-		proposer: func(epoch uint64, round uint32) uint32 { return uint32((epoch + uint64(round)) % uint64(n)) }}
+		proposer:  func(epoch uint64, round uint32) uint32 { return uint32((epoch + uint64(round)) % uint64(n)) },
+		breakLock: cfg.UnsafeBreakLock}
 	for k, v := range g.Validators {
 		m.agree.powers[k] = v.Power
 	}

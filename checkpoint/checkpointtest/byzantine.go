@@ -57,25 +57,64 @@ func (n *simValidator) byzEntry(e stream.Entry) error {
 // value for the same round and kind (nil for a value; for nil, the cut in
 // which every validator is absent, valid but empty).
 func (n *simValidator) byzRound(r checkpoint.RoundMsg) error {
+	s := n.sim
 	m := &simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{r}}
-	if n.sim.rng.IntN(2) == 0 {
-		return n.byzSend(m, m)
-	}
+	head, _ := n.m().Head()
+	empty := &checkpoint.CutValue{Cut: head.Cut, Chain: head.Chain, Marker: head.Marker}
 	other := r
 	other.Value = nil
 	if r.Value == nil {
-		head, _ := n.m().Head()
-		other.Value = &checkpoint.CutValue{Cut: head.Cut, Chain: head.Chain, Marker: head.Marker}
+		other.Value = empty
 	}
-	if other.Kind == checkpoint.Proposal && other.Value == nil {
+	switch {
+	case r.Kind == checkpoint.Proposal && s.rng.IntN(2) == 0:
+		// Propose the cut in which everyone is absent (valid anywhere),
+		// as new: validators locked on another value must refuse it.
+		other.Value, other.ValidRound = empty, -1
+		m = nil
+	case r.Kind == checkpoint.Precommit && r.Value != nil && s.rng.IntN(2) == 0:
+		// The precommit to one peer only, nil to the others: one
+		// validator may decide while the others move on to later rounds.
+		signed, err := n.byzSign(other)
+		if err != nil {
+			return err
+		}
+		one := s.rng.IntN(len(s.nodes))
+		for to := range s.nodes {
+			if to == n.index {
+				continue
+			}
+			msg := simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{signed}, from: n.index, to: to}
+			if to == one {
+				msg.rounds = []checkpoint.RoundMsg{r}
+			}
+			if err := s.send(&msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	case s.rng.IntN(2) == 0 || (other.Kind == checkpoint.Proposal && other.Value == nil):
 		return n.byzSend(m, m)
 	}
-	sig, err := checkpoint.KeySigner{Key: n.sim.keys[n.index]}.Sign(other.Digest(n.sim.g.ChainID))
+	signed, err := n.byzSign(other)
 	if err != nil {
-		return n.fail("machine", "sign: %v", err)
+		return err
 	}
-	other.Sig = sig
-	return n.byzSend(m, &simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{other}})
+	alt := &simNetMessage{kind: simRound, rounds: []checkpoint.RoundMsg{signed}}
+	if m == nil {
+		return n.byzSend(alt, alt)
+	}
+	return n.byzSend(m, alt)
+}
+
+// byzSign signs a round message the Byzantine validator made up.
+func (n *simValidator) byzSign(r checkpoint.RoundMsg) (checkpoint.RoundMsg, error) {
+	sig, err := checkpoint.KeySigner{Key: n.sim.keys[n.index]}.Sign(r.Digest(n.sim.g.ChainID))
+	if err != nil {
+		return r, n.fail("machine", "sign: %v", err)
+	}
+	r.Sig = sig
+	return r, nil
 }
 
 // byzVote equivocates half of its votes: some peers get a vote for another

@@ -162,6 +162,7 @@ func (n *simValidator) start() error {
 	cfg.MaxHeldEntries = simMachineMaxHeld
 	cfg.SlowPathTimeoutMs = simSlowPathMs(s.opts)
 	cfg.RoundTimeoutMs, cfg.RoundTimeoutStepMs = simRoundTimeoutMs(s.opts), simRoundStepMs(s.opts)
+	cfg.UnsafeBreakLock = s.opts.Mutation == MutationBreakLock && !n.byzantine
 	n.crashAfter, n.crashNow, n.diverged = -1, false, nil
 	sh, err := checkpoint.Open(checkpoint.ShellConfig{Machine: cfg, Journal: simJournal{n}, Sender: simSender{n},
 		Signer: checkpoint.KeySigner{Key: s.keys[n.index]}, Check: s.batchTxs, Observer: simObserver{n}}, s.nowMs(n.index))

@@ -34,9 +34,12 @@ const (
 	// MutationStallVotes keeps dropping every vote after the heal, so no
 	// epoch can become final in the liveness phase.
 	MutationStallVotes
+	// MutationBreakLock breaks the agreement's locking rule: an honest
+	// validator prevotes a proposal whatever it locked.
+	MutationBreakLock
 )
 
-var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes"}
+var mutationNames = [...]string{"none", "marker-overtakes", "corrupt-state", "inflate-supply", "stall-votes", "break-lock"}
 
 // String returns the mutation's name.
 func (m Mutation) String() string {
