@@ -13,6 +13,7 @@ import (
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
 	"github.com/ledgerd/ledgerd/ledger"
 	"github.com/ledgerd/ledgerd/node/api"
+	"github.com/ledgerd/ledgerd/node/store"
 	"github.com/ledgerd/ledgerd/p2p"
 )
 
@@ -89,6 +90,13 @@ func (s *Service) OnStart(ctx context.Context) error {
 	}
 	if fresh {
 		if err := s.recoverOwnStream(ctx, answers, ownFrom); err != nil {
+			return err
+		}
+		after := uint64(0)
+		if installed {
+			after = best
+		}
+		if err := s.recoverOwnRounds(ctx, after); err != nil {
 			return err
 		}
 	}
@@ -318,5 +326,39 @@ func (s *Service) recoverOwnStream(ctx context.Context, answers []Answer, after 
 		}
 	}
 	s.log().Info("own stream recovered from peers", "from_seq", after+1, "to_seq", high)
+	return s.Store.Sync()
+}
+
+// recoverOwnRounds fetches from the peers the round messages of this
+// validator they hold for the Lag epochs after epoch `after` and stores
+// the ones it signed, so the restored Machine continues those agreements
+// where its wiped predecessor was and never signs a second, different
+// message of one kind in one round. Like the own stream, it recovers what
+// the answering peers hold; a message only a peer that does not answer
+// holds is not recovered.
+func (s *Service) recoverOwnRounds(ctx context.Context, after uint64) error {
+	recovered := 0
+	for ep := after + 1; ep <= after+Lag; ep++ {
+		for _, raw := range s.fetchList(ctx, KindRounds, ep, maxRoundsResponse) {
+			m, err := checkpoint.DecodeRoundMsg(raw)
+			if err != nil || m.Validator != s.Self || m.Epoch != ep || m.Verify(s.G) != nil {
+				continue
+			}
+			err = s.Store.PutRound(m.Epoch, m.Validator, m.Round, byte(m.Kind), raw)
+			switch {
+			case errors.Is(err, store.ErrExists):
+				// Two different messages of ours for one slot: the first
+				// is kept (a predecessor equivocated; nothing to add).
+			case err != nil:
+				return fmt.Errorf("store recovered round message of epoch %d: %w", ep, err)
+			default:
+				recovered++
+			}
+		}
+	}
+	if recovered == 0 {
+		return nil
+	}
+	s.log().Info("own round messages recovered from peers", "messages", recovered, "epochs_after", after)
 	return s.Store.Sync()
 }
