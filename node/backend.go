@@ -23,7 +23,6 @@ import (
 	"github.com/ledgerd/ledgerd/node/store"
 )
 
-
 // backend implements api.Backend over the store and the loop's view. It
 // never touches the machine: reads come from Badger and the published view.
 type backend struct{ n *Node }

@@ -30,19 +30,19 @@ type metrics struct {
 	// compares it with the current time.
 	finalTime prometheus.Gauge
 	// syncState holds 1 for the node's sync state and 0 for the others.
-	syncState    *prometheus.GaugeVec
-	finality     prometheus.Histogram
-	phase        *prometheus.HistogramVec
-	txsFinal     prometheus.Counter
-	txsExecuted  *prometheus.CounterVec
-	txsSubmitted *prometheus.CounterVec
-	mempool      prometheus.Gauge
-	peers        prometheus.Gauge
-	batchTxs     prometheus.Histogram
-	deliverErrors    prometheus.Counter
-	badVotes         prometheus.Counter
-	equivocations    prometheus.Counter
-	divergences      prometheus.Counter
+	syncState     *prometheus.GaugeVec
+	finality      prometheus.Histogram
+	phase         *prometheus.HistogramVec
+	txsFinal      prometheus.Counter
+	txsExecuted   *prometheus.CounterVec
+	txsSubmitted  *prometheus.CounterVec
+	mempool       prometheus.Gauge
+	peers         prometheus.Gauge
+	batchTxs      prometheus.Histogram
+	deliverErrors prometheus.Counter
+	badVotes      prometheus.Counter
+	equivocations prometheus.Counter
+	divergences   prometheus.Counter
 	// The agreement on cuts: how many validators the last final epoch cut
 	// as absent, and which; the round that decided each executed epoch;
 	// boundary→final of the epochs that newly cut a validator as absent.
@@ -83,10 +83,10 @@ func newMetrics(g *ledger.Genesis, self uint32) *metrics {
 		peers:        prometheus.NewGauge(prometheus.GaugeOpts(f("peers", "Connected validators."))),
 		batchTxs: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ledgerd", Name: "batch_txs",
 			Help: "Transactions per proposed batch.", ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
-		deliverErrors:    prometheus.NewCounter(prometheus.CounterOpts(f("deliver_errors_total", "Delivered entries the machine refused (broken stream)."))),
-		badVotes:         prometheus.NewCounter(prometheus.CounterOpts(f("bad_votes_total", "Malformed or badly signed votes."))),
-		equivocations:    prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
-		divergences:      prometheus.NewCounter(prometheus.CounterOpts(f("divergences_total", "Certified checkpoints that differ from ours."))),
+		deliverErrors: prometheus.NewCounter(prometheus.CounterOpts(f("deliver_errors_total", "Delivered entries the machine refused (broken stream)."))),
+		badVotes:      prometheus.NewCounter(prometheus.CounterOpts(f("bad_votes_total", "Malformed or badly signed votes."))),
+		equivocations: prometheus.NewCounter(prometheus.CounterOpts(f("equivocations_total", "Two different entries seen for one (origin, seq)."))),
+		divergences:   prometheus.NewCounter(prometheus.CounterOpts(f("divergences_total", "Certified checkpoints that differ from ours."))),
 		absent: prometheus.NewGauge(prometheus.GaugeOpts(f("absent_validators",
 			"Validators the last final epoch cut as absent (no marker in its cut)."))),
 		validatorAbsent: prometheus.NewGaugeVec(prometheus.GaugeOpts(f("validator_absent",
