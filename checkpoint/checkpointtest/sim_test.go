@@ -50,7 +50,7 @@ func TestSimulation(t *testing.T) {
 	start := time.Now()
 	var ran int
 	var worstLiveness, worstBound int64
-	var crashes, partitions int
+	var crashes, partitions, wipes int
 	var readBack, repairs uint64
 	for i := 0; i < seeds; i++ {
 		if time.Since(start) > *simBudget {
@@ -64,12 +64,13 @@ func TestSimulation(t *testing.T) {
 		}
 		crashes += res.Crashes
 		partitions += res.Partitions
+		wipes += res.Wipes
 		readBack += res.ReadBack
 		repairs += res.Repairs
 	}
-	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions, %d repair requests, %d entries read back; "+
-		"closest liveness phase %d of %d ticks",
-		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, repairs, readBack, worstLiveness, worstBound)
+	t.Logf("%d of %d seeds (from %d) passed in %v; %d crashes, %d partitions, %d wiped validators state-synced, %d repair requests, "+
+		"%d entries read back; closest liveness phase %d of %d ticks",
+		ran, seeds, *simFirst, time.Since(start).Round(time.Millisecond), crashes, partitions, wipes, repairs, readBack, worstLiveness, worstBound)
 	if ran == 0 {
 		t.Fatal("no seed ran within the time budget")
 	}

@@ -79,6 +79,9 @@ type SimResult struct {
 	Partitions    int
 	Dropped       uint64
 	Repairs       uint64
+	// Wipes counts validators that lost their store and came back by
+	// state sync.
+	Wipes int
 	// ReadBack counts the entries validators' shells read back from their
 	// journals: at restart, and when the Machine's window refused them.
 	ReadBack uint64
@@ -372,6 +375,14 @@ func (s *LedgerSim) step() error {
 	s.faults()
 	for _, n := range s.nodes {
 		if !n.up && s.tick >= n.downUntil {
+			if n.wiped {
+				if !s.canResync(n) {
+					continue
+				}
+				if err := n.resync(); err != nil {
+					return err
+				}
+			}
 			if err := n.start(); err != nil {
 				return err
 			}
@@ -442,6 +453,10 @@ func (s *LedgerSim) faults() {
 		}
 		if n.up && s.chance(s.opts.CrashProbability) {
 			n.crash("between steps")
+		}
+		if n.up && !n.byzantine && n.diesAt == 0 && s.chance(s.opts.WipeProbability) && s.streamSettled(n) && !s.anyWiped() {
+			n.crash("wiped: its store is lost")
+			n.wiped = true
 		}
 	}
 }

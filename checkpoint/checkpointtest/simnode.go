@@ -99,6 +99,9 @@ type simValidator struct {
 	dead      bool
 	// replays are messages the Byzantine validator sent, to send again.
 	replays []simNetMessage
+	// wiped is set when the validator lost its store; it comes back by
+	// resync (wipe.go).
+	wiped bool
 }
 
 // errSimCrash is what a crash-injecting effect returns: the Shell stops

@@ -95,6 +95,11 @@ type SimOptions struct {
 	CrashInReadyProbability float64
 	// DownTicksMax bounds how long a crashed validator stays down (at least 1).
 	DownTicksMax int64
+	// WipeProbability crashes an up, honest validator at a tick and loses
+	// its whole store: it comes back by the node's state sync (the latest
+	// final state of a peer, its own stream and round messages recovered
+	// from the peers), once what the node's recovery assumes holds.
+	WipeProbability float64
 	// DeadValidators crash at a random tick of the fault phase and never
 	// come back, not even after the heal; ByzantineValidators misbehave
 	// from the start (byzantine.go). Together at most f = (n-1)/3.
@@ -207,7 +212,7 @@ func (o SimOptions) Validate() error {
 		{"VoteDropProbability", o.VoteDropProbability}, {"DuplicateProbability", o.DuplicateProbability},
 		{"PartitionProbability", o.PartitionProbability}, {"CrashProbability", o.CrashProbability},
 		{"CrashInReadyProbability", o.CrashInReadyProbability}, {"TxProbability", o.TxProbability},
-		{"MinorityPartitionProbability", o.MinorityPartitionProbability},
+		{"MinorityPartitionProbability", o.MinorityPartitionProbability}, {"WipeProbability", o.WipeProbability},
 		{"InvalidTxProbability", o.InvalidTxProbability}} {
 		if err := prob(c.name, c.p); err != nil {
 			return err
@@ -297,6 +302,7 @@ func SwarmOptions(seed uint64) SimOptions {
 	o.FaultTicks = pickInt(300, 600, 1200)
 	o.MinorityPartitionProbability = pick(0, 0, 0.002, 0.005)
 	o.MinorityPartitionTicksMax = pickInt(100, 400, 1000)
+	o.WipeProbability = pick(0, 0, 0.0003, 0.001)
 	switch f := o.Faulty(); r.IntN(4) {
 	case 1:
 		o.DeadValidators = 1 + r.IntN(f)
