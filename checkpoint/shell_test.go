@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ledgerd/ledgerd/checkpoint/stream"
@@ -514,4 +517,36 @@ func (f *failingJournal) Entry(o uint32, seq uint64) (stream.Entry, error) {
 		return stream.Entry{}, errFailingRead
 	}
 	return f.memJournal.Entry(o, seq)
+}
+
+// TestOneShell: the node and the simulator carry out Readies and restore
+// through one implementation because they cannot do otherwise. A Machine
+// is made only by Open (no exported constructor) and stepped only by the
+// Shell: its exported methods are reads. A new exported method must be a
+// read, added to this list; a stepping one would let a second shell exist.
+func TestOneShell(t *testing.T) {
+	reads := map[string]bool{"Head": true, "LastFinal": true, "Voted": true, "State": true, "NextSeq": true,
+		"Delivered": true, "Absent": true, "StreamPositions": true, "CurrentEpoch": true, "Halted": true,
+		"Round": true, "Boundary": true, "DescribeAgreement": true}
+	typ := reflect.TypeOf(&Machine{})
+	for i := range typ.NumMethod() {
+		if name := typ.Method(i).Name; !reads[name] {
+			t.Errorf("(*Machine).%s is exported: only reads may be; the Shell steps the Machine", name)
+		}
+	}
+	for _, name := range []string{"Ready", "Advance", "Tick", "Propose", "Deliver"} {
+		if _, ok := typ.MethodByName(name); ok {
+			t.Errorf("(*Machine).%s is exported", name)
+		}
+	}
+	// Both shells' users open it: the node's restore and the simulator.
+	for _, f := range []string{"../node/restore.go", "checkpointtest/simnode.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(src), "checkpoint.Open(") {
+			t.Errorf("%s does not restore through checkpoint.Open", f)
+		}
+	}
 }
