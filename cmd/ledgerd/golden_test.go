@@ -238,7 +238,7 @@ func fakeNode(t *testing.T) *httptest.Server {
 	h := func(n byte) common.Hash { return common.BytesToHash(bytes.Repeat([]byte{n}, 32)) }
 	cpHash := h(0xc1)
 	cp := api.Checkpoint{Hash: cpHash, Epoch: 7, PrevHash: h(0xc0), StateRoot: h(0x5a), TxRoot: h(0x7a), ReceiptsRoot: h(0x8a),
-		Cut: []uint64{3, 4}, TxCount: 2, TimeMs: 1_800_000_000_000, ValidatorSetHash: h(0x77),
+		Cut: []uint64{3, 4}, Absent: []uint32{1}, TxCount: 2, TimeMs: 1_800_000_000_000, ValidatorSetHash: h(0x77),
 		Votes: []api.Vote{{ValidatorIndex: 0, Signature: hexutil.Bytes(bytes.Repeat([]byte{1}, 65))}}, Final: true,
 		Header: hexutil.Bytes{0x01, 0x02}}
 	txHash := h(0xaa)
