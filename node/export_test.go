@@ -11,14 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/ledgerd/ledgerd/ledger"
+	"github.com/ledgerd/ledgerd/node/api"
 	"github.com/ledgerd/ledgerd/node/statesync"
 )
 
 // runHubUntilFinal runs the configured nodes over the in-process hub with
-// a few transfers until every node has at least `final` final epochs, then
-// stops them.
-func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, g *ledger.Genesis, final uint64) {
+// a few transfers until every node has at least `final` final epochs and
+// every transfer is final on every node, then stops them. It returns an
+// epoch final on every node that includes the transfers (on a loaded machine
+// they may miss the first epochs).
+func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, g *ledger.Genesis, final uint64) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -39,12 +44,13 @@ func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, 
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	var hashes []ledger.Hash
 	for i, c := range clients {
 		tx := ledger.Tx{ChainID: g.ChainID, To: ledger.Address{byte(i + 1), 7}, Amount: 5, Fee: 1}
 		if err := tx.Sign(c); err != nil {
 			t.Fatal(err)
 		}
-		submitRetry(t, nodes[i], tx, deadline)
+		hashes = append(hashes, submitRetry(t, nodes[i], tx, deadline))
 	}
 	for i, n := range nodes {
 		for n.view.Load().lastFinal < final {
@@ -53,9 +59,26 @@ func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, 
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		for _, h := range hashes {
+			for {
+				st, err := (backend{n}).Tx(ctx, common.Hash(h))
+				if err == nil && st.Status == api.TxFinal {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("node %d: transfer %s not final: %+v %v", i, h, st, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	epoch := nodes[0].view.Load().lastFinal
+	for _, n := range nodes {
+		epoch = min(epoch, n.view.Load().lastFinal)
 	}
 	cancel()
 	wg.Wait()
+	return epoch
 }
 
 // TestStateExportImport exports a certified epoch from a stopped node,
@@ -64,10 +87,10 @@ func runHubUntilFinal(t *testing.T, cfgs []Config, clients []*ecdsa.PrivateKey, 
 // cut, and refuses a second import and an import into a running node.
 func TestStateExportImport(t *testing.T) {
 	cfgs, clients, g := testNetwork(t, 4)
-	runHubUntilFinal(t, cfgs, clients, g, 3)
+	epoch := runHubUntilFinal(t, cfgs, clients, g, 3)
 
 	var buf bytes.Buffer
-	info, err := ExportStateHome(cfgs[0], 3, &buf)
+	info, err := ExportStateHome(cfgs[0], epoch, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,10 +168,10 @@ func TestStateExportImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.sh.Machine().LastFinal() != 3 {
+	if n.sh.Machine().LastFinal() != epoch {
 		t.Fatalf("restored last final %d", n.sh.Machine().LastFinal())
 	}
-	if hd, hash := n.sh.Machine().Head(); hd.Epoch != 3 || hash != info.Hash || n.sh.Machine().State().Root() != info.StateRoot {
+	if hd, hash := n.sh.Machine().Head(); hd.Epoch != epoch || hash != info.Hash || n.sh.Machine().State().Root() != info.StateRoot {
 		t.Fatalf("restored head %d %s root %s", hd.Epoch, hash, n.sh.Machine().State().Root())
 	}
 	for k := range g.Validators {
@@ -160,12 +183,12 @@ func TestStateExportImport(t *testing.T) {
 		}
 	}
 	// While it is open, export and import refuse with the running-node error.
-	if _, err := ExportStateHome(newCfg, 3, &bytes.Buffer{}); !errors.Is(err, ErrNodeRunning) {
+	if _, err := ExportStateHome(newCfg, epoch, &bytes.Buffer{}); !errors.Is(err, ErrNodeRunning) {
 		t.Fatalf("export from a running node: %v", err)
 	}
 	n.st.Close()
 	// The imported store has no epochs before the cut to export.
-	if _, err := ExportStateHome(newCfg, 3, &bytes.Buffer{}); err == nil {
+	if _, err := ExportStateHome(newCfg, epoch, &bytes.Buffer{}); err == nil {
 		t.Fatal("export of an imported store without its earlier epochs succeeded")
 	}
 }
