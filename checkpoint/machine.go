@@ -1088,9 +1088,14 @@ func (m *Machine) stepCertified(c Certified) error {
 			a.decision, a.decidedIn = c.Header.Value().Clone(), -1
 		}
 	}
+	// A verified certificate is a quorum by itself: its votes count for its
+	// hash even from a validator whose vote for another hash came first (a
+	// Byzantine one that equivocated to us). Otherwise that first vote, and
+	// one honest vote we missed, would keep the epoch from ever being final
+	// here, since the others stop resending votes once final.
 	for _, v := range c.Certificate.Votes {
 		if !m.counted(v) {
-			m.addVote(v)
+			m.putVote(v)
 		}
 	}
 	m.checkFinal()
@@ -1104,17 +1109,22 @@ func (m *Machine) counted(v Vote) bool {
 }
 
 func (m *Machine) addVote(v Vote) {
+	// A validator counts once per epoch: its first vote wins, a second hash
+	// from it is equivocation and is ignored here.
+	for _, vs := range m.votes[v.Epoch] {
+		if _, ok := vs[v.Validator]; ok {
+			return
+		}
+	}
+	m.putVote(v)
+}
+
+// putVote stores v under its hash, whatever else its validator voted.
+func (m *Machine) putVote(v Vote) {
 	byHash := m.votes[v.Epoch]
 	if byHash == nil {
 		byHash = make(map[ledger.Hash]map[uint32]Vote)
 		m.votes[v.Epoch] = byHash
-	}
-	// A validator counts once per epoch: its first vote wins, a second hash
-	// from it is equivocation and is ignored here.
-	for _, vs := range byHash {
-		if _, ok := vs[v.Validator]; ok {
-			return
-		}
 	}
 	vs := byHash[v.Hash]
 	if vs == nil {

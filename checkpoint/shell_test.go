@@ -216,6 +216,9 @@ type shellNet struct {
 	// validator persisted or sent, to catch a second hash for one epoch.
 	crashes int
 	signed  map[[2]uint64]ledger.Hash
+	// voteFilter, when set, sees every vote before its destination does
+	// and may replace or drop it.
+	voteFilter func(to int, v Vote) (Vote, bool)
 }
 
 type shellSender struct {
@@ -339,6 +342,12 @@ func (sn *shellNet) deliver() {
 				progress = true
 				v := sn.votes[j][0]
 				sn.votes[j] = sn.votes[j][1:]
+				if sn.voteFilter != nil {
+					var keep bool
+					if v, keep = sn.voteFilter(j, v); !keep {
+						continue
+					}
+				}
 				err := sh.StepVote(v)
 				if errors.Is(err, ErrRejected) {
 					sn.t.Fatalf("validator %d rejected vote of %d for epoch %d: %v", j, v.Validator, v.Epoch, err)
@@ -548,5 +557,59 @@ func TestOneShell(t *testing.T) {
 		if !strings.Contains(string(src), "checkpoint.Open(") {
 			t.Errorf("%s does not restore through checkpoint.Open", f)
 		}
+	}
+}
+
+// TestCertificateCountsEquivocator: validator 3 equivocates to validator 0
+// (its vote there names another header, and arrives first) and validator
+// 2's vote never reaches 0. The others finalize; 0 holds its own vote, 1's
+// and 3's other one, no quorum. A certificate of votes 0, 1 and 3 (3's
+// real vote) is a quorum by itself and must finalize the epoch at 0 —
+// without it, nothing would: the others stop resending votes once final.
+func TestCertificateCountsEquivocator(t *testing.T) {
+	sn := newShellNet(t, 4)
+	sn.voteFilter = func(to int, v Vote) (Vote, bool) {
+		if to != 0 || v.Epoch != 1 {
+			return v, true
+		}
+		switch v.Validator {
+		case 2:
+			return v, false
+		case 3:
+			v.Hash = ledger.Hash{0xbb}
+			sig, err := KeySigner{sn.tn.keys[3]}.Sign(v.Digest(sn.tn.g.ChainID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.Sig = sig
+		}
+		return v, true
+	}
+	for step := 0; step < 40 && sn.shells[1].Machine().LastFinal() < 2; step++ {
+		sn.nowMs += 100
+		sn.done(step%4, sn.shells[step%4].Propose([]ledger.CheckedTx{sn.tn.transfer(1)}))
+		for i := range sn.shells {
+			sn.done(i, sn.shells[i].Tick(sn.nowMs))
+		}
+		sn.deliver()
+	}
+	if got := sn.shells[1].Machine().LastFinal(); got < 2 {
+		t.Fatalf("validator 1 final at %d", got)
+	}
+	if got := sn.shells[0].Machine().LastFinal(); got != 0 {
+		t.Fatalf("validator 0 final at %d without validator 2's vote", got)
+	}
+	cert := sn.journals[1].certs[1]
+	cert.Certificate.Votes = nil
+	for _, k := range []uint32{0, 1, 3} {
+		v, ok := sn.journals[k].votes[1][k]
+		if !ok {
+			t.Fatalf("validator %d holds no own vote for epoch 1", k)
+		}
+		cert.Certificate.Votes = append(cert.Certificate.Votes, v)
+	}
+	sn.done(0, sn.shells[0].StepCertified(cert))
+	if got := sn.shells[0].Machine().LastFinal(); got < 1 {
+		t.Fatal("a certificate whose quorum includes an equivocator's vote did not finalize the epoch")
 	}
 }
