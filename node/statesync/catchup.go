@@ -3,7 +3,6 @@ package statesync
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"time"
 
 	"github.com/ledgerd/ledgerd/checkpoint"
@@ -24,12 +23,15 @@ const (
 // Fetched is what one round of catch-up brought from the peers, for the
 // node's loop to step (each item is verified there).
 type Fetched struct {
-	// Certified are certified checkpoints past the node's head: their cut
-	// is the agreed one, so a node that missed the agreement executes them.
+	// Certified are certified checkpoints after the node's last final
+	// epoch: up to its head they finalize what it executed; past it their
+	// cut is the agreed one, so a node that missed the agreement executes
+	// them.
 	Certified []checkpoint.Certified
 	// Rounds are encoded round messages of the epoch after the head.
 	Rounds [][]byte
-	// Votes are encoded votes of epochs executed and not final.
+	// Votes are encoded votes of the first epoch executed and not final,
+	// when no peer has it final.
 	Votes [][]byte
 }
 
@@ -63,22 +65,19 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 		if s.now().Sub(since) < catchUpAfter {
 			continue
 		}
+		// The certified checkpoints after the last final epoch: those up to
+		// the head finalize what was executed (stepped as certificates, a
+		// quorum by themselves, so an equivocator's vote that came first does
+		// not keep them out), those past it carry the agreed cuts of epochs
+		// this node missed the agreement of.
 		var f Fetched
-		for ep := final + 1; ep <= min(head, final+catchUpEpochs); ep++ {
-			cert, err := s.fetchCertificate(ctx, ep)
-			if err != nil {
-				// Nobody has it final: the votes themselves were lost (a
-				// healed partition). Collect them from the peers.
-				s.log().Debug("certificate fetch", "epoch", ep, "err", err)
-				f.Votes = append(f.Votes, s.fetchList(ctx, KindVotes, ep, maxVotesResponse)...)
-				break
-			}
-			for _, v := range cert.Votes {
-				f.Votes = append(f.Votes, v.Encode())
-			}
+		f.Certified = s.fetchCertified(ctx, final+1)
+		if len(f.Certified) == 0 && head > final {
+			// Nobody has it final: the votes themselves were lost (a
+			// healed partition). Collect them from the peers.
+			f.Votes = s.fetchList(ctx, KindVotes, final+1, maxVotesResponse)
 		}
-		f.Certified = s.fetchCertified(ctx, head+1)
-		if len(f.Certified) == 0 {
+		if final+uint64(len(f.Certified)) <= head {
 			f.Rounds = s.fetchList(ctx, KindRounds, head+1, maxRoundsResponse)
 		}
 		select {
@@ -88,30 +87,6 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 		}
 		since = s.now()
 	}
-}
-
-// fetchCertificate asks the connected validators, in turn, for epoch's
-// certificate.
-func (s *Service) fetchCertificate(ctx context.Context, epoch uint64) (checkpoint.Certificate, error) {
-	payload := binary.BigEndian.AppendUint64(nil, epoch)
-	var last error = errors.New("no connected validator")
-	for _, k := range s.Net.Validators() {
-		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		raw, err := s.Net.Request(rctx, k, KindCertificate, payload)
-		cancel()
-		if err != nil {
-			last = err
-			continue
-		}
-		cert, err := checkpoint.DecodeCertificate(raw)
-		if err != nil || cert.Epoch != epoch {
-			s.log().Warn("peer served a malformed certificate", "validator", k, "epoch", epoch, "err", err)
-			last = errors.New("malformed certificate")
-			continue
-		}
-		return cert, nil
-	}
-	return checkpoint.Certificate{}, last
 }
 
 // fetchCertified asks the connected validators, in turn, for the certified
