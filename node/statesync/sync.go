@@ -76,17 +76,25 @@ func (s *Service) OnStart(ctx context.Context) error {
 	s.log().Info("state sync probe", "answers", len(answers), "of", len(s.G.Validators)-1, "peers_final", best,
 		"fresh", fresh, "head", head.Epoch)
 	ownFrom := uint64(0)
-	installed := best > 0 && (fresh || best > head.Epoch+Lag)
-	if installed {
-		v, err := s.Fetch(ctx, answers, best)
-		if err != nil {
-			return fmt.Errorf("state sync to epoch %d: %w", best, err)
+	installed := false
+	if best > 0 && (fresh || best > head.Epoch+Lag) {
+		v, err := s.fetchBest(ctx, answers, func(final uint64) bool { return fresh || final > head.Epoch+Lag })
+		switch {
+		case err != nil && fresh:
+			return fmt.Errorf("state sync: %w", err)
+		case err != nil:
+			// The answers' epochs are claims: none could be fetched and
+			// verified. The store is usable, so start from it; catch-up
+			// brings the certified epochs in the running process.
+			s.log().Warn("state sync failed; starting from the local store", "head", head.Epoch, "err", err)
+		default:
+			if err := Install(st, s.G, v); err != nil {
+				return fmt.Errorf("install synced state: %w", err)
+			}
+			installed, best = true, v.Certified.Header.Epoch
+			ownFrom = v.Certified.Header.Cut[s.Self]
+			s.log().Info("state synced", "epoch", best, "hash", v.Certified.Header.Hash(), "accounts", v.Accounts)
 		}
-		if err := Install(st, s.G, v); err != nil {
-			return fmt.Errorf("install synced state: %w", err)
-		}
-		ownFrom = v.Certified.Header.Cut[s.Self]
-		s.log().Info("state synced", "epoch", best, "hash", v.Certified.Header.Hash(), "accounts", v.Accounts)
 	}
 	if fresh {
 		if err := s.recoverOwnStream(ctx, answers, ownFrom); err != nil {
@@ -156,6 +164,30 @@ func (s *Service) Probe(ctx context.Context, wait time.Duration) []Answer {
 		return cmp.Or(cmp.Compare(b.Final, a.Final), cmp.Compare(a.Validator, b.Validator))
 	})
 	return out
+}
+
+// fetchBest fetches and verifies the state of the highest final epoch the
+// answers claim that is worth it (eligible), falling back to lower claims
+// when none of its claimants serves it: a probe answer is a claim (a
+// faulty validator can name any epoch), only what verifies counts.
+func (s *Service) fetchBest(ctx context.Context, answers []Answer, eligible func(uint64) bool) (*VerifiedState, error) {
+	var last error = errors.New("no peer has a final epoch to sync to")
+	tried := map[uint64]bool{}
+	for _, a := range answers { // highest claim first
+		if tried[a.Final] || a.Final == 0 || !eligible(a.Final) {
+			continue
+		}
+		tried[a.Final] = true
+		v, err := s.Fetch(ctx, answers, a.Final)
+		if err == nil {
+			return v, nil
+		}
+		last = fmt.Errorf("epoch %d: %w", a.Final, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return nil, last
 }
 
 // Fetch downloads and verifies epoch target's certified checkpoint and
