@@ -81,10 +81,7 @@ func (n *Node) startP2P(ctx context.Context) (*libp2pNet, error) {
 		}
 		cfg.PSK = psk
 	}
-	cfg.VoteValidator = func(b []byte) error {
-		_, _, err := decodeConsensus(b)
-		return err
-	}
+	cfg.VoteValidator = consensusValidator(n.g)
 	cfg.Logger = n.log.With("component", "p2p")
 	net, err := p2p.New(ctx, cfg, n.st)
 	if err != nil {
@@ -103,6 +100,25 @@ func (n *Node) startP2P(ctx context.Context) (*libp2pNet, error) {
 	n.mets.register(newP2PCollector(net.Stats, n.mets.labels))
 	n.log.Info("p2p started", "peer_id", net.ID().String(), "addrs", strings.Join(net.Addrs(), ","))
 	return l, nil
+}
+
+// consensusValidator is the gossip check of votes and round messages: they
+// decode and are signed by the genesis validator they name. It runs before
+// gossipsub forwards a message, so a badly signed one is neither relayed
+// nor stepped, and the peer that forwarded it is penalized (p2p's guard).
+// The event loop checks again (a few signatures per validator per epoch).
+func consensusValidator(g *ledger.Genesis) func([]byte) error {
+	return func(b []byte) error {
+		v, m, err := decodeConsensus(b)
+		switch {
+		case err != nil:
+			return err
+		case v != nil:
+			return v.Verify(g)
+		default:
+			return m.Verify(g)
+		}
+	}
 }
 
 // readPSK reads a 32-byte private-network key stored as 64 hex characters.
