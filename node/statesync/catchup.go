@@ -35,10 +35,11 @@ type Fetched struct {
 	Votes [][]byte
 }
 
-// CatchUp fetches from the peers what gossip lost while this validator
-// made no progress: certificates, or failing those votes, of executed
-// epochs that do not become final (the votes were gossiped while it was
-// down, or lost); and, when the epoch after its head stays undecided here,
+// CatchUp fetches from the peers what gossip lost: certificates, or failing
+// those votes, of executed epochs that do not become final for a second
+// (the votes were gossiped while it was down, or lost), even while it goes
+// on executing later epochs; and, when the epoch after its head stays
+// undecided here,
 // the certified checkpoints past its head and the round messages of that
 // epoch (a validator that decided may never have sent its own precommit).
 // progress reports the executed head and the last final epoch; ok is
@@ -47,7 +48,7 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 	t := time.NewTicker(catchUpInterval)
 	defer t.Stop()
 	var lastHead, lastFinal uint64
-	since := s.now()
+	headSince, finalSince := s.now(), s.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,11 +59,20 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 		if !ok {
 			continue
 		}
-		if head != lastHead || final != lastFinal {
-			lastHead, lastFinal, since = head, final, s.now()
-			continue
+		now := s.now()
+		if final != lastFinal {
+			lastFinal, finalSince = final, now
 		}
-		if s.now().Sub(since) < catchUpAfter {
+		if head != lastHead {
+			lastHead, headSince = head, now
+		}
+		// Stalled: executed epochs that do not become final (the head may
+		// go on meanwhile: a validator executes without its votes, so
+		// waiting for the head too would wait forever), or no progress at
+		// all (the epoch after the head undecided here).
+		finalStalled := head > final && now.Sub(finalSince) >= catchUpAfter
+		allStalled := now.Sub(headSince) >= catchUpAfter && now.Sub(finalSince) >= catchUpAfter
+		if !finalStalled && !allStalled {
 			continue
 		}
 		// The certified checkpoints after the last final epoch: those up to
@@ -85,7 +95,7 @@ func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint
 		case <-ctx.Done():
 			return
 		}
-		since = s.now()
+		headSince, finalSince = s.now(), s.now()
 	}
 }
 
