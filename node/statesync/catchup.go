@@ -39,11 +39,11 @@ type Fetched struct {
 // those votes, of executed epochs that do not become final for a second
 // (the votes were gossiped while it was down, or lost), even while it goes
 // on executing later epochs; and, when the epoch after its head stays
-// undecided here,
-// the certified checkpoints past its head and the round messages of that
-// epoch (a validator that decided may never have sent its own precommit).
-// progress reports the executed head and the last final epoch; ok is
-// false while the node is not running yet. CatchUp returns when ctx ends.
+// undecided here, the certified checkpoints past its head and the round
+// messages of that epoch (a validator that decided may never have sent its
+// own precommit). progress reports the executed head and the last final
+// epoch; ok is false while the node is not running yet. CatchUp returns
+// when ctx ends.
 func (s *Service) CatchUp(ctx context.Context, progress func() (head, final uint64, ok bool), out chan<- Fetched) {
 	t := time.NewTicker(catchUpInterval)
 	defer t.Stop()
